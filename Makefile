@@ -1,0 +1,25 @@
+# The README's two commands. Both bootstrap .venv with a CPU torch pinned to 2.13.0.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+TORCH  := torch==2.13.0
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml CMakeLists.txt
+	python3 -m venv $(VENV)
+	echo "$(TORCH)" > $(VENV)/constraints.txt
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c $(VENV)/constraints.txt "$(TORCH)"
+	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e ".[test]"
+	touch $@
+
+demo: $(STAMP)
+	OMP_NUM_THREADS=2 $(VENV)/bin/gaqmd evaluate python/gaqmd/models/aspirin_fp32.pt \
+		--data tests/data/rmd17/aspirin_1000.xyz --energy-unit meV --split test
+
+test: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow and not gpu" -q
+
+clean:
+	rm -rf $(VENV) build

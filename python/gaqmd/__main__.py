@@ -1,0 +1,5 @@
+import sys
+
+from gaqmd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,96 @@
+"""Command-line interface: `gaqmd train`, `gaqmd evaluate`. Thin: parsing and printing only."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+
+def _add_train(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train an FP32 equivariant potential from a YAML config",
+        description="Train an FP32 equivariant potential. Writes checkpoint.pt, best.pt, config.yaml, history.csv, "
+        "learning_curve.png, parity_*.png and metrics.json into the config's output directory.",
+    )
+    p.add_argument("config", type=Path, help="YAML run config with sections data, model, train and keys preset, output")
+    p.add_argument("--preset", help="model preset (small, medium); overrides the file")
+    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config entry, e.g. --set train.lr=0.01 --set model.channels=64 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue from <output>/checkpoint.pt")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: OMP_NUM_THREADS or all cores)")
+
+
+def _add_evaluate(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="energy and force errors of models on labelled frames",
+        description="Evaluate one or more models on a labelled data file and print one table row per model. "
+        "Errors: energy per frame in meV, force components in meV/Å.",
+    )
+    p.add_argument("models", nargs="+", type=Path, help="model files (.pt from `gaqmd train`)")
+    p.add_argument("--data", type=Path, required=True, help="extxyz, ASE .db or MD17 .npz file with energies and forces")
+    p.add_argument("--energy-unit", default=None, help="eV, meV, kcal/mol, kJ/mol, Hartree (default: the model's training units for its training file, else eV)")
+    p.add_argument("--length-unit", default=None, help="A, bohr, nm (default as for --energy-unit)")
+    p.add_argument("--forces-are-gradients", action="store_true", help="the file stores dE/dx instead of forces")
+    p.add_argument("--split", choices=("test", "all"), default="all",
+                   help="'test': only the frames the model was never trained or validated on (needs its training file)")
+    p.add_argument("--batch-size", type=int, default=16)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gaqmd", description="Quantized equivariant ML potentials for OpenMM.")
+    subparsers = p.add_subparsers(dest="command", required=True)
+    _add_train(subparsers)
+    _add_evaluate(subparsers)
+    return p
+
+
+def _run_train(args) -> int:
+    import torch
+
+    from gaqmd.train import load_run_config, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = load_run_config(args.config, preset=args.preset, assignments=args.assignments)
+    metrics = train(config, resume=args.resume)
+    print(f"test ({metrics.n_frames} frames): energy MAE {metrics.energy_mae:.2f} meV, force MAE {metrics.force_mae:.2f} meV/Å")
+    print(f"outputs in {config.output}")
+    return 0
+
+
+def _run_evaluate(args) -> int:
+    from gaqmd.train.evaluation import evaluate_model_file, format_table
+
+    rows = [
+        evaluate_model_file(
+            path,
+            args.data,
+            split=args.split,
+            energy_unit=args.energy_unit,
+            length_unit=args.length_unit,
+            forces_are_gradients=args.forces_are_gradients,
+            batch_size=args.batch_size,
+        )
+        for path in args.models
+    ]
+    print(format_table(rows))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    runners = {"train": _run_train, "evaluate": _run_evaluate}
+    try:
+        return runners[args.command](args)
+    except (ValueError, FileNotFoundError) as error:
+        if os.environ.get("GAQMD_DEBUG"):
+            raise
+        print(f"gaqmd {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

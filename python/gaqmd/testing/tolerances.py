@@ -1,0 +1,32 @@
+"""Test tolerances, each with the reason for its size."""
+
+# float64 rotation/permutation of a ~20-atom molecule: round-off of O(1e-16) per operation
+# accumulated through a few hundred edges and layers stays below 1e-10 eV(/Å).
+FLOAT64_EQUIVARIANCE = 1e-10
+
+# Central differences with h = 1e-5 Å: truncation O(h^2 |E'''|) ~ 1e-10 and round-off
+# O(eps |E| / h) ~ 1e-10 relative to the force norm; 1e-7 leaves room for curvature.
+FINITE_DIFFERENCE_FORCES = 1e-7
+
+# Crossing the cutoff by 2e-6 Å: the envelope (p = 6) and its derivatives vanish like
+# (1 - d/r_c)^p, so the energy jump is ~(1e-6)^6 of the interaction scale; any discontinuity
+# (a missing envelope, attention weights jumping) would be O(1) of it.
+CUTOFF_CONTINUITY = 1e-6
+
+# --- data loading (gaqmd.data) ---
+
+# The same ethanol frames stored as kcal/mol (ethanol_100_kcalmol.xyz, 16-17 significant
+# digits) and as eV (train_1000.xyz, 17 significant digits, converted with ase.units'
+# kcal/mol). Observed agreement after conversion: 0.0 eV. 1e-12 relative (~4e-9 eV at
+# -4209 eV) is ~1e4 float64 ulps of headroom; a different kcal/mol constant (e.g. another
+# CODATA release, ~1e-8 relative) or a dropped unit conversion would exceed it.
+SAME_DATA_ENERGY_RTOL = 1e-12
+
+# The eV/Å forces of train_1000.xyz are printed with 8 decimals, i.e. rounded by up to
+# 5e-9 eV/Å; the kcal/mol/Å copy has 16 significant digits. Observed max difference
+# 4.9e-9 eV/Å, so 1e-8 eV/Å bounds the print rounding with 2x margin.
+SAME_DATA_FORCES_ATOL = 1e-8
+
+# Unit round trips (meV vs eV, bohr vs Å) of the same file: one float64 multiplication
+# each, relative error <= a few ulp (~1e-16).
+UNIT_CONVERSION_RTOL = 1e-14

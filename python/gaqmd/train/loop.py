@@ -1,0 +1,236 @@
+"""Training loop: energy+force loss, AdamW, LR schedule, EMA, early stopping, checkpoints, plots."""
+
+import copy
+import csv
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from gaqmd.model import energy_and_forces
+from gaqmd.model.io import CHECKPOINT_FORMAT, FORMAT_VERSION, load_payload, save_model
+from gaqmd.train.config import RunConfig, TrainConfig, save_run_config
+from gaqmd.train.ema import ExponentialMovingAverage
+from gaqmd.train.metrics import ErrorMetrics, evaluate, predict
+from gaqmd.train.plots import plot_learning_curve, plot_parity
+from gaqmd.train.setup import PreparedData, build_model, prepare_data, resolved_cutoff
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def loss_terms(model, graph, config: TrainConfig) -> torch.Tensor:
+    """w_E * mean((dE / N_atoms)^2) + w_F * mean(dF^2), in eV^2 and (eV/Å)^2."""
+    energy, forces = energy_and_forces(model, graph, create_graph=True)
+    energy_error = (energy - graph.energy) / graph.num_atoms
+    return config.energy_weight * energy_error.pow(2).mean() + config.force_weight * (forces - graph.forces).pow(2).mean()
+
+
+def make_scheduler(optimizer, config: TrainConfig):
+    if config.schedule == "cosine":
+
+        def factor(epoch: int) -> float:
+            if epoch < config.warmup_epochs:
+                return (epoch + 1) / (config.warmup_epochs + 1)
+            progress = min(1.0, (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs))
+            return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=config.plateau_factor, patience=config.plateau_patience
+        )
+    raise ValueError(f"unknown schedule {config.schedule!r}; choose 'cosine' or 'plateau'")
+
+
+def atomic_save(payload: Any, path: Path) -> None:
+    """torch.save through a temporary file, so an interrupted write never leaves a broken file."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+@dataclass
+class TrainingState:
+    epoch: int = 0
+    best_val_force_mae: float = math.inf
+    epochs_since_best: int = 0
+    elapsed_seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class Trainer:
+    """Owns the model, optimizer, EMA and run directory of one training run."""
+
+    def __init__(self, config: RunConfig, data: Optional[PreparedData] = None):
+        self.config = config
+        self.dtype = DTYPES[config.train.dtype]
+        self.output = Path(config.output)
+        self.output.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.train.seed)
+        self.data = data or prepare_data(config.data, resolved_cutoff(config))
+        self.model = build_model(config, self.data).to(self.dtype)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
+        )
+        self.scheduler = make_scheduler(self.optimizer, config.train)
+        self.ema = ExponentialMovingAverage(self.model, config.train.ema_decay)
+        self.eval_model = copy.deepcopy(self.model)
+        self.generator = torch.Generator().manual_seed(config.train.seed)
+        self.state = TrainingState()
+        save_run_config(config, self.output / "config.yaml")
+
+    # ---- persistence -------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "run_config": self.config.to_dict(),
+            "split": self.data.split.to_dict(),
+            "data_sha256": self.data.data_sha256,
+            "atomic_energies": {str(z): e for z, e in self.data.atomic_energies.items()},
+        }
+
+    def save_checkpoint(self) -> None:
+        atomic_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "version": FORMAT_VERSION,
+                "model_config": self.model.config.to_dict(),
+                "model": self.model.state_dict(),
+                "ema": self.ema.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "generator": self.generator.get_state(),
+                "state": {**self.state.__dict__},
+                "metadata": self.metadata(),
+            },
+            self.output / "checkpoint.pt",
+        )
+
+    def resume(self) -> None:
+        """Continue from <output>/checkpoint.pt: weights, EMA, optimizer, schedule, RNG, history."""
+        payload = load_payload(self.output / "checkpoint.pt")
+        if payload["metadata"]["split"] != self.data.split.to_dict():
+            raise ValueError("checkpoint was trained on another data split; refusing to resume")
+        self.model.load_state_dict(payload["model"])
+        self.ema.load_state_dict(payload["ema"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        self.generator.set_state(payload["generator"])
+        self.state = TrainingState(**payload["state"])
+
+    def save_best(self) -> None:
+        self.ema.copy_to(self.eval_model)
+        save_model(self.eval_model, self.output / "best.pt", self.metadata())
+
+    # ---- one epoch ---------------------------------------------------------------------------
+    def train_epoch(self, progress: tqdm) -> float:
+        self.model.train()
+        total, batches = 0.0, 0
+        for graph in self.data.train.batches(self.config.train.batch_size, shuffle=True, generator=self.generator):
+            loss = loss_terms(self.model, graph.to(dtype=self.dtype), self.config.train)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.ema.update(self.model)
+            total, batches = total + float(loss.detach()), batches + 1
+            progress.update(graph.num_graphs)
+        return total / max(batches, 1)
+
+    def validate(self) -> ErrorMetrics:
+        self.ema.copy_to(self.eval_model)
+        return evaluate(self.eval_model, self.data.val, dtype=self.dtype)
+
+    def step_schedule(self, val: ErrorMetrics) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(val.force_mae)
+        else:
+            self.scheduler.step()
+
+    def record(self, train_loss: float, val: ErrorMetrics, lr: float) -> dict[str, float]:
+        row = {
+            "epoch": self.state.epoch,
+            "train_loss": train_loss,
+            "val_energy_mae": val.energy_mae,
+            "val_force_mae": val.force_mae,
+            "lr": lr,
+            "elapsed_s": self.state.elapsed_seconds,
+        }
+        self.state.history.append(row)
+        with open(self.output / "history.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            writer.writeheader()
+            writer.writerows(self.state.history)
+        return row
+
+    # ---- the run -----------------------------------------------------------------------------
+    def stop_reason(self) -> Optional[str]:
+        c = self.config.train
+        if self.state.epoch >= c.epochs:
+            return f"reached {c.epochs} epochs"
+        if self.state.epochs_since_best >= c.early_stopping_patience:
+            return f"no better validation force MAE for {c.early_stopping_patience} epochs"
+        if c.max_minutes is not None and self.state.elapsed_seconds >= 60 * c.max_minutes:
+            return f"wall-time budget of {c.max_minutes} min spent"
+        return None
+
+    def fit(self) -> str:
+        """Train until a stop condition holds; returns the reason."""
+        frames_per_epoch = len(self.data.train)
+        epochs = tqdm(total=self.config.train.epochs, initial=self.state.epoch, desc="epochs", unit="ep", file=sys.stderr)
+        while (reason := self.stop_reason()) is None:
+            started = time.perf_counter()
+            lr = self.optimizer.param_groups[0]["lr"]
+            with tqdm(total=frames_per_epoch, desc=f"epoch {self.state.epoch + 1}", unit="frame", leave=False, file=sys.stderr) as bar:
+                train_loss = self.train_epoch(bar)
+            val = self.validate()
+            self.step_schedule(val)
+            self.state.epoch += 1
+            self.state.elapsed_seconds += time.perf_counter() - started
+            if val.force_mae < self.state.best_val_force_mae:
+                self.state.best_val_force_mae, self.state.epochs_since_best = val.force_mae, 0
+                self.save_best()
+            else:
+                self.state.epochs_since_best += 1
+            self.record(train_loss, val, lr)
+            self.save_checkpoint()
+            epochs.update(1)
+            epochs.set_postfix(loss=f"{train_loss:.3g}", val_F=f"{val.force_mae:.1f}", val_E=f"{val.energy_mae:.1f}", lr=f"{lr:.2g}")
+        epochs.close()
+        return reason
+
+    def finish(self) -> ErrorMetrics:
+        """Evaluate the best EMA model on the test frames in float64; write plots and metrics.json."""
+        from gaqmd.model.io import load_model
+
+        model, _ = load_model(self.output / "best.pt", dtype=torch.float64)
+        predictions = predict(model, self.data.test, dtype=torch.float64)
+        test = ErrorMetrics.from_predictions(predictions)
+        plot_learning_curve(self.state.history, self.output / "learning_curve.png")
+        plot_parity(predictions, test, self.output / "parity")
+        summary = {
+            "test": test.__dict__,
+            "best_val_force_mae": self.state.best_val_force_mae,
+            "epochs": self.state.epoch,
+            "wall_seconds": self.state.elapsed_seconds,
+            "n_train": len(self.data.train),
+            "n_val": len(self.data.val),
+            "n_test": len(self.data.test),
+            "torch_threads": torch.get_num_threads(),
+        }
+        (self.output / "metrics.json").write_text(json.dumps(summary, indent=2))
+        return test
+
+
+def train(config: RunConfig, resume: bool = False) -> ErrorMetrics:
+    trainer = Trainer(config)
+    if resume:
+        trainer.resume()
+    reason = trainer.fit()
+    print(f"stopped: {reason}", file=sys.stderr)
+    return trainer.finish()

@@ -1,0 +1,91 @@
+"""Short training runs: the loss goes down, checkpoints resume, files are safe, the CLI works."""
+
+import io
+import pickle
+
+import pytest
+import torch
+
+from gaqmd.cli import main
+from gaqmd.model.io import ModelFileError, load_model
+from gaqmd.train import DataConfig, RunConfig, TrainConfig, Trainer
+from gaqmd.train.metrics import evaluate
+
+TINY_MODEL = {"channels": 8, "num_layers": 2, "radial_hidden": 16, "num_basis": 6, "cutoff": 4.0}
+
+
+def tiny_run(data_dir, output, epochs=4, **train):
+    data = DataConfig(
+        path=str(data_dir / "rmd17" / "train_1000.xyz"), n_train=40, n_val=10, n_test=10, split_seed=1
+    )
+    settings = {"epochs": epochs, "batch_size": 5, "lr": 0.01, "warmup_epochs": 0, "ema_decay": 0.5, **train}
+    return RunConfig(data=data, train=TrainConfig(**settings), model=TINY_MODEL, preset=None, output=str(output))
+
+
+def test_short_training_lowers_the_validation_error(data_dir, tmp_path):
+    trainer = Trainer(tiny_run(data_dir, tmp_path))
+    before = evaluate(trainer.model, trainer.data.val, dtype=torch.float32)
+    trainer.fit()
+    after = trainer.validate()
+    assert after.force_mae < 0.8 * before.force_mae
+    assert (tmp_path / "best.pt").is_file() and (tmp_path / "history.csv").is_file()
+
+
+def test_resume_continues_where_the_run_stopped(data_dir, tmp_path):
+    first = Trainer(tiny_run(data_dir, tmp_path, epochs=2))
+    first.fit()
+    resumed = Trainer(tiny_run(data_dir, tmp_path, epochs=3))
+    resumed.resume()
+    assert resumed.state.epoch == 2
+    for name, value in first.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], value)
+    resumed.fit()
+    assert [row["epoch"] for row in resumed.state.history] == [1, 2, 3]
+
+
+def test_model_file_that_would_run_code_is_refused(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as handle:
+        pickle.dump({"format": "gaqmd-model", "version": 1, "x": Payload()}, handle)
+    with pytest.raises(ModelFileError, match="evil.pt"):
+        load_model(path)
+
+
+def test_truncated_and_foreign_model_files_are_refused(data_dir, tmp_path):
+    trainer = Trainer(tiny_run(data_dir, tmp_path, epochs=1))
+    trainer.fit()
+    data = (tmp_path / "best.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="truncated.pt"):
+        load_model(tmp_path / "truncated.pt")
+    buffer = io.BytesIO()
+    torch.save({"weights": torch.zeros(3)}, buffer)
+    (tmp_path / "foreign.pt").write_bytes(buffer.getvalue())
+    with pytest.raises(ModelFileError, match="not a gaqmd model"):
+        load_model(tmp_path / "foreign.pt")
+
+
+def test_cli_trains_then_evaluates_the_test_split(data_dir, tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"data:\n  path: {data_dir / 'rmd17' / 'train_1000.xyz'}\n  n_train: 20\n  n_val: 5\n  n_test: 5\n"
+        f"preset: small\noutput: {tmp_path / 'run'}\n"
+    )
+    args = ["train", str(config), "--set", "train.epochs=1", "--set", "model.channels=8", "--set", "model.num_layers=1"]
+    assert main(args) == 0
+    assert main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(data_dir / "rmd17" / "train_1000.xyz"), "--split", "test"]) == 0
+    table = capsys.readouterr().out
+    assert "best.pt" in table and "fp32" in table
+    row = table.strip().splitlines()[-1].split()
+    assert row[2] == "5"  # frames: exactly the 5 held-out ones
+
+
+def test_cli_reports_bad_config_keys(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("data:\n  path: x.xyz\ntrain:\n  epochz: 3\n")
+    assert main(["train", str(config)]) == 2
+    assert "epochz" in capsys.readouterr().err
