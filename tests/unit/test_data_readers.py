@@ -128,6 +128,7 @@ def write_lines(tmp_path, lines, name="bad.xyz"):
         (GOOD_FRAME + ["three"] + GOOD_FRAME[1:], r"bad\.xyz line 6: expected the atom count .*'three'"),
         (GOOD_FRAME[:4] + GOOD_FRAME, r"bad\.xyz line 5: expected 7 columns .* found 1; frame 0 seems to have fewer"),
         (GOOD_FRAME[:3] + ["H 0.96 0 0 0 0"] + GOOD_FRAME[4:], r"bad\.xyz line 4: expected 7 columns .*found 6"),
+        (GOOD_FRAME[:4] + ["H 0 0.96 0 0 0 0 1.5"], r"bad\.xyz line 5: expected 7 columns .*found 8"),
         (GOOD_FRAME + [""] + GOOD_FRAME, r"bad\.xyz line 6: blank line inside the file"),
         (GOOD_FRAME + [GOOD_FRAME[0], GOOD_FRAME[1].replace("energy=-1.0 ", "")] + GOOD_FRAME[2:],
          r"bad\.xyz line 7 \(frame 1\): no energy under key 'energy'; available keys: \['forces'\]"),
@@ -136,7 +137,7 @@ def write_lines(tmp_path, lines, name="bad.xyz"):
         (GOOD_FRAME[:4] + ["H 0 0.96 0 0 inf 0"], r"bad\.xyz line 5: forces of atom 2 \(frame 0\) not finite"),
         ([GOOD_FRAME[0], GOOD_FRAME[1].replace("-1.0", "nan")] + GOOD_FRAME[2:], r"bad\.xyz line 2 \(frame 0\): energy is nan"),
     ],
-    ids=["truncated", "non-integer-count", "short-frame", "missing-column", "blank-line", "missing-energy",
+    ids=["truncated", "non-integer-count", "short-frame", "missing-column", "extra-column", "blank-line", "missing-energy",
          "nan-position", "inf-force", "nan-energy"],
 )
 def test_broken_extxyz_names_file_and_line(tmp_path, lines, message):

@@ -35,7 +35,9 @@ class TrainConfig:
     batch_size: int = 5
     lr: float = 5e-3
     weight_decay: float = 0.0
-    schedule: str = "cosine"  # "cosine" (linear warm-up then cosine to min_lr_ratio * lr) or "plateau"
+    # "cosine": linear warm-up, then cosine to min_lr_ratio * lr over the epochs or the max_minutes
+    # budget, whichever runs out first; "plateau": halve on a validation force MAE plateau.
+    schedule: str = "cosine"
     warmup_epochs: int = 5
     min_lr_ratio: float = 0.01
     plateau_factor: float = 0.5

@@ -32,16 +32,17 @@ def loss_terms(model, graph, config: TrainConfig) -> torch.Tensor:
     return config.energy_weight * energy_error.pow(2).mean() + config.force_weight * (forces - graph.forces).pow(2).mean()
 
 
-def make_scheduler(optimizer, config: TrainConfig):
+def cosine_factor(epoch: int, progress: float, config: TrainConfig) -> float:
+    """Linear warm-up over warmup_epochs, then cosine from 1 to min_lr_ratio as progress goes 0 -> 1."""
+    if epoch < config.warmup_epochs:
+        return (epoch + 1) / (config.warmup_epochs + 1)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine
+
+
+def make_plateau_scheduler(optimizer, config: TrainConfig):
     if config.schedule == "cosine":
-
-        def factor(epoch: int) -> float:
-            if epoch < config.warmup_epochs:
-                return (epoch + 1) / (config.warmup_epochs + 1)
-            progress = min(1.0, (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs))
-            return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return None
     if config.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=config.plateau_factor, patience=config.plateau_patience
@@ -79,7 +80,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
         )
-        self.scheduler = make_scheduler(self.optimizer, config.train)
+        self.scheduler = make_plateau_scheduler(self.optimizer, config.train)
         self.ema = ExponentialMovingAverage(self.model, config.train.ema_decay)
         self.eval_model = copy.deepcopy(self.model)
         self.generator = torch.Generator().manual_seed(config.train.seed)
@@ -104,7 +105,7 @@ class Trainer:
                 "model": self.model.state_dict(),
                 "ema": self.ema.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else {},
                 "generator": self.generator.get_state(),
                 "state": {**self.state.__dict__},
                 "metadata": self.metadata(),
@@ -120,7 +121,8 @@ class Trainer:
         self.model.load_state_dict(payload["model"])
         self.ema.load_state_dict(payload["ema"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.scheduler.load_state_dict(payload["scheduler"])
+        if self.scheduler:
+            self.scheduler.load_state_dict(payload["scheduler"])
         self.generator.set_state(payload["generator"])
         self.state = TrainingState(**payload["state"])
 
@@ -146,11 +148,20 @@ class Trainer:
         self.ema.copy_to(self.eval_model)
         return evaluate(self.eval_model, self.data.val, dtype=self.dtype)
 
-    def step_schedule(self, val: ErrorMetrics) -> None:
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(val.force_mae)
-        else:
-            self.scheduler.step()
+    def progress(self) -> float:
+        """Fraction of the run done after warm-up: epochs or wall-time budget, whichever is further."""
+        c = self.config.train
+        by_epochs = (self.state.epoch - c.warmup_epochs) / max(1, c.epochs - c.warmup_epochs)
+        by_time = self.state.elapsed_seconds / (60 * c.max_minutes) if c.max_minutes else 0.0
+        return max(by_epochs, by_time)
+
+    def set_learning_rate(self) -> float:
+        """Cosine: set this epoch's rate (so a wall-time budget still ends annealed); plateau: keep it."""
+        if self.scheduler is None:
+            lr = self.config.train.lr * cosine_factor(self.state.epoch, self.progress(), self.config.train)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+        return self.optimizer.param_groups[0]["lr"]
 
     def record(self, train_loss: float, val: ErrorMetrics, lr: float) -> dict[str, float]:
         row = {
@@ -185,11 +196,12 @@ class Trainer:
         epochs = tqdm(total=self.config.train.epochs, initial=self.state.epoch, desc="epochs", unit="ep", file=sys.stderr)
         while (reason := self.stop_reason()) is None:
             started = time.perf_counter()
-            lr = self.optimizer.param_groups[0]["lr"]
+            lr = self.set_learning_rate()
             with tqdm(total=frames_per_epoch, desc=f"epoch {self.state.epoch + 1}", unit="frame", leave=False, file=sys.stderr) as bar:
                 train_loss = self.train_epoch(bar)
             val = self.validate()
-            self.step_schedule(val)
+            if self.scheduler is not None:
+                self.scheduler.step(val.force_mae)
             self.state.epoch += 1
             self.state.elapsed_seconds += time.perf_counter() - started
             if val.force_mae < self.state.best_val_force_mae:
