@@ -53,7 +53,9 @@ def test_periodic_extxyz_keeps_cell(tmp_path):
     np.testing.assert_allclose(frame.forces, np.arange(9.0).reshape(3, 3) / 10)
 
 
-@pytest.mark.parametrize("index, expected", [("10:13", [10, 11, 12]), (-1, [999]), ([5, 2], [5, 2]), (slice(0, 6, 3), [0, 3])])
+@pytest.mark.parametrize(
+    "index, expected", [("10:13", [10, 11, 12]), (-1, [999]), ([5, 2], [5, 2]), (slice(0, 6, 3), [0, 3])]
+)
 def test_index_selects_frames_in_file_order(index, expected):
     chosen = read_frames(ETHANOL, index=index)
     assert [f.source.split(":frame ")[1].split()[0] for f in chosen] == [str(k) for k in expected]
@@ -135,10 +137,11 @@ def write_lines(tmp_path, lines, name="bad.xyz"):
         (GOOD_FRAME + GOOD_FRAME[:3] + ["H nan 0 0 0 0 0"] + GOOD_FRAME[4:],
          r"bad\.xyz line 9: position of atom 1 \(frame 1\) not finite"),
         (GOOD_FRAME[:4] + ["H 0 0.96 0 0 inf 0"], r"bad\.xyz line 5: forces of atom 2 \(frame 0\) not finite"),
-        ([GOOD_FRAME[0], GOOD_FRAME[1].replace("-1.0", "nan")] + GOOD_FRAME[2:], r"bad\.xyz line 2 \(frame 0\): energy is nan"),
+        ([GOOD_FRAME[0], GOOD_FRAME[1].replace("-1.0", "nan")] + GOOD_FRAME[2:],
+         r"bad\.xyz line 2 \(frame 0\): energy is nan"),
     ],
-    ids=["truncated", "non-integer-count", "short-frame", "missing-column", "extra-column", "blank-line", "missing-energy",
-         "nan-position", "inf-force", "nan-energy"],
+    ids=["truncated", "non-integer-count", "short-frame", "missing-column", "extra-column", "blank-line",
+         "missing-energy", "nan-position", "inf-force", "nan-energy"],
 )
 def test_broken_extxyz_names_file_and_line(tmp_path, lines, message):
     path = write_lines(tmp_path, lines)
@@ -156,7 +159,8 @@ def test_missing_file_and_unknown_suffix(tmp_path):
 
 def test_npz_missing_key_lists_present_keys(tmp_path):
     np.savez(tmp_path / "md.npz", z=[8, 1, 1], R=np.zeros((2, 3, 3)), F=np.zeros((2, 3, 3)))
-    with pytest.raises(DataError, match=r"md\.npz: missing key 'E' \(energy, MD17 layout\); keys present: \['F', 'R', 'z'\]"):
+    expected = r"md\.npz: missing key 'E' \(energy, MD17 layout\); keys present: \['F', 'R', 'z'\]"
+    with pytest.raises(DataError, match=expected):
         read_frames(tmp_path / "md.npz")
     np.savez(tmp_path / "other.npz", numbers=[8, 1, 1])
     with pytest.raises(DataError, match=r"other\.npz: no atomic-number key.*\['numbers'\]"):

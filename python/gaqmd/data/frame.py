@@ -7,7 +7,7 @@ program has consistent shapes and finite values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -94,7 +94,7 @@ class Frame:
     forces: Optional[np.ndarray] = None
     cell: Optional[np.ndarray] = None
     pbc: tuple[bool, bool, bool] = (False, False, False)
-    source: str = field(default="<memory>")
+    source: str = "<memory>"
 
     def __post_init__(self) -> None:
         src = self.source
