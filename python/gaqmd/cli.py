@@ -1,4 +1,4 @@
-"""Command-line interface: `gaqmd train`, `gaqmd evaluate`. Thin: parsing and printing only."""
+"""Command-line interface: `gaqmd train`, `gaqmd quantize`, `gaqmd evaluate`. Thin: parsing and printing."""
 
 import argparse
 import os
@@ -37,12 +37,30 @@ def _add_evaluate(subparsers) -> None:
     p.add_argument("--split", choices=("test", "all"), default="all",
                    help="'test': only the frames the model was never trained or validated on (needs its training file)")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lee-frames", type=int, default=10, help="frames used for the LEE (4 random rotations each)")
+
+
+def _add_quantize(subparsers) -> None:
+    p = subparsers.add_parser(
+        "quantize",
+        help="quantization-aware fine-tuning (GAQ) of an FP32 model",
+        description="Fine-tune an FP32 model with fake quantization (modes fp32, w4a32, w4a8, w4a8-naive). "
+        "The YAML has sections quant (see gaqmd.quant.QuantConfig), train, output and optionally data "
+        "(default: the FP32 model's own data and split). Writes the same files as `gaqmd train`.",
+    )
+    p.add_argument("config", type=Path, help="YAML with sections quant, train, output [, data]")
+    p.add_argument("--from", dest="parent", type=Path, required=True, help="FP32 model file (best.pt of `gaqmd train`)")
+    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config entry, e.g. --set quant.mode=w4a8-naive --set train.epochs=5 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue from <output>/checkpoint.pt")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gaqmd", description="Quantized equivariant ML potentials for OpenMM.")
     subparsers = p.add_subparsers(dest="command", required=True)
     _add_train(subparsers)
+    _add_quantize(subparsers)
     _add_evaluate(subparsers)
     return p
 
@@ -61,6 +79,18 @@ def _run_train(args) -> int:
     return 0
 
 
+def _run_quantize(args) -> int:
+    import torch
+
+    from gaqmd.quant.finetune import quantize
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    metrics = quantize(args.parent, args.config, args.assignments, resume=args.resume)
+    print(f"test ({metrics.n_frames} frames): energy MAE {metrics.energy_mae:.2f} meV, force MAE {metrics.force_mae:.2f} meV/Å")
+    return 0
+
+
 def _run_evaluate(args) -> int:
     from gaqmd.train.evaluation import evaluate_model_file, format_table
 
@@ -73,6 +103,7 @@ def _run_evaluate(args) -> int:
             length_unit=args.length_unit,
             forces_are_gradients=args.forces_are_gradients,
             batch_size=args.batch_size,
+            lee_frames=args.lee_frames,
         )
         for path in args.models
     ]
@@ -82,7 +113,7 @@ def _run_evaluate(args) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
-    runners = {"train": _run_train, "evaluate": _run_evaluate}
+    runners = {"train": _run_train, "quantize": _run_quantize, "evaluate": _run_evaluate}
     try:
         return runners[args.command](args)
     except (ValueError, FileNotFoundError) as error:

@@ -8,18 +8,12 @@ import torch
 
 from gaqmd.cli import main
 from gaqmd.model.io import ModelFileError, load_model
-from gaqmd.train import DataConfig, RunConfig, TrainConfig, Trainer
+from gaqmd.testing.runs import tiny_run_config
+from gaqmd.train import Trainer
 from gaqmd.train.metrics import evaluate
 
-TINY_MODEL = {"channels": 8, "num_layers": 2, "radial_hidden": 16, "num_basis": 6, "cutoff": 4.0}
-
-
 def tiny_run(data_dir, output, epochs=4, **train):
-    data = DataConfig(
-        path=str(data_dir / "rmd17" / "train_1000.xyz"), n_train=40, n_val=10, n_test=10, split_seed=1
-    )
-    settings = {"epochs": epochs, "batch_size": 5, "lr": 0.01, "warmup_epochs": 0, "ema_decay": 0.5, **train}
-    return RunConfig(data=data, train=TrainConfig(**settings), model=TINY_MODEL, preset=None, output=str(output))
+    return tiny_run_config(data_dir / "rmd17" / "train_1000.xyz", output, epochs, **train)
 
 
 def test_short_training_lowers_the_validation_error(data_dir, tmp_path):

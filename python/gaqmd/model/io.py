@@ -61,7 +61,13 @@ def load_model(path: Path, dtype: torch.dtype = torch.float64) -> tuple[Equivari
         config = ModelConfig.from_dict(payload["model_config"])
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: invalid model_config: {error}") from error
-    model = EquivariantPotential(config).to(dtype)
+    model = EquivariantPotential(config)
+    metadata = dict(payload.get("metadata", {}))
+    if "quant" in metadata:
+        from gaqmd.quant import QuantConfig, prepare_qat
+
+        prepare_qat(model, QuantConfig.from_dict(metadata["quant"]))
+    model = model.to(dtype)
     # EMA shadows cover parameters only; buffers come from the raw state.
     weights = {**payload["model"], **payload.get("ema", {})}
     try:
@@ -69,4 +75,4 @@ def load_model(path: Path, dtype: torch.dtype = torch.float64) -> tuple[Equivari
     except RuntimeError as error:
         raise ModelFileError(f"{path}: weights do not fit the model config: {error}") from error
     model.eval()
-    return model, dict(payload.get("metadata", {}))
+    return model, metadata

@@ -6,8 +6,11 @@ from typing import Optional, Sequence
 
 import torch
 
+from gaqmd.checks import EquivarianceResult, local_equivariance_error, model_energy_forces
 from gaqmd.data import GraphDataset, Split, Units, read_frames
 from gaqmd.model.io import load_model
+from gaqmd.quant.config import QuantConfig
+from gaqmd.quant.footprint import activation_bytes_per_atom, weight_bytes
 from gaqmd.train.metrics import ErrorMetrics, evaluate
 from gaqmd.train.setup import file_sha256
 
@@ -17,6 +20,9 @@ class EvaluationRow:
     model: str
     mode: str
     metrics: ErrorMetrics
+    symmetry: EquivarianceResult
+    weight_bytes: int
+    activation_bytes_per_atom: float
 
 
 def _units_for(metadata: dict, data_path: Path, energy_unit, length_unit, forces_are_gradients) -> Units:
@@ -47,8 +53,11 @@ def evaluate_model_file(
     length_unit: Optional[str] = None,
     forces_are_gradients: bool = False,
     batch_size: int = 16,
+    lee_frames: int = 10,
+    lee_rotations: int = 4,
 ) -> EvaluationRow:
-    """Errors of one model file on data_path ('all' frames or the model's 'test' frames), in float64."""
+    """Errors of one model file on data_path ('all' frames or the model's 'test' frames), in float64,
+    with its LEE on the first lee_frames of them and its memory footprint."""
     model, metadata = load_model(model_path, dtype=torch.float64)
     units = _units_for(metadata, Path(data_path), energy_unit, length_unit, forces_are_gradients)
     frames = read_frames(data_path, units=units)
@@ -56,16 +65,30 @@ def evaluate_model_file(
         frames = [frames[i] for i in _test_indices(metadata, Path(model_path), Path(data_path))]
     dataset = GraphDataset(frames, model.config.species, model.config.cutoff)
     metrics = evaluate(model, dataset, batch_size=batch_size, dtype=torch.float64)
-    return EvaluationRow(model=str(model_path), mode=metadata.get("mode", "fp32"), metrics=metrics)
+    symmetry = local_equivariance_error(model_energy_forces(model), frames[:lee_frames], lee_rotations)
+    quant = QuantConfig.from_dict(metadata["quant"]) if "quant" in metadata else QuantConfig(mode="fp32")
+    return EvaluationRow(
+        model=str(model_path),
+        mode=quant.mode,
+        metrics=metrics,
+        symmetry=symmetry,
+        weight_bytes=weight_bytes(model),
+        activation_bytes_per_atom=activation_bytes_per_atom(model, quant),
+    )
 
 
 def format_table(rows: Sequence[EvaluationRow]) -> str:
-    header = f"{'model':<44} {'mode':<6} {'frames':>6} {'E MAE (meV)':>12} {'E RMSE':>9} {'F MAE (meV/Å)':>14} {'F RMSE':>9}"
-    lines = [header, "-" * len(header)]
+    """One row per model: errors (meV, meV/Å), LEE (meV/Å), energy invariance (meV), footprint."""
+    header = (
+        f"{'model':<36} {'mode':<10} {'frames':>6} {'E MAE':>8} {'F MAE':>8} {'LEE':>9} {'E inv':>9} "
+        f"{'weights kB':>10} {'act B/atom':>10}"
+    )
+    units = f"{'':<36} {'':<10} {'':>6} {'meV':>8} {'meV/Å':>8} {'meV/Å':>9} {'meV':>9} {'':>10} {'':>10}"
+    lines = [header, units, "-" * len(header)]
     for row in rows:
-        m = row.metrics
+        m, q = row.metrics, row.symmetry
         lines.append(
-            f"{row.model[-44:]:<44} {row.mode:<6} {m.n_frames:>6} {m.energy_mae:>12.2f} {m.energy_rmse:>9.2f} "
-            f"{m.force_mae:>14.2f} {m.force_rmse:>9.2f}"
+            f"{row.model[-36:]:<36} {row.mode:<10} {m.n_frames:>6} {m.energy_mae:>8.2f} {m.force_mae:>8.2f} "
+            f"{q.lee:>9.2e} {q.energy_invariance:>9.2e} {row.weight_bytes / 1e3:>10.1f} {row.activation_bytes_per_atom:>10.0f}"
         )
     return "\n".join(lines)

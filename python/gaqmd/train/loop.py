@@ -9,13 +9,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from tqdm.auto import tqdm
 
 from gaqmd.model import energy_and_forces
-from gaqmd.model.io import CHECKPOINT_FORMAT, FORMAT_VERSION, load_payload, save_model
+from gaqmd.model.io import CHECKPOINT_FORMAT, FORMAT_VERSION, load_model, load_payload, save_model
 from gaqmd.train.config import RunConfig, TrainConfig, save_run_config
 from gaqmd.train.ema import ExponentialMovingAverage
 from gaqmd.train.metrics import ErrorMetrics, evaluate, predict
@@ -69,14 +69,25 @@ class TrainingState:
 class Trainer:
     """Owns the model, optimizer, EMA and run directory of one training run."""
 
-    def __init__(self, config: RunConfig, data: Optional[PreparedData] = None):
+    def __init__(
+        self,
+        config: RunConfig,
+        data: Optional[PreparedData] = None,
+        model: Optional[torch.nn.Module] = None,
+        metadata: Optional[dict[str, Any]] = None,
+        before_epoch: Optional[Callable[["Trainer"], None]] = None,
+    ):
+        """model: start from this model (QAT) instead of a fresh one; metadata: extra entries for
+        saved model files; before_epoch: called at the start of every epoch (QAT schedules)."""
         self.config = config
+        self.extra_metadata = metadata or {}
+        self.before_epoch = before_epoch
         self.dtype = DTYPES[config.train.dtype]
         self.output = Path(config.output)
         self.output.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.train.seed)
         self.data = data or prepare_data(config.data, resolved_cutoff(config))
-        self.model = build_model(config, self.data).to(self.dtype)
+        self.model = (model if model is not None else build_model(config, self.data)).to(self.dtype)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
         )
@@ -94,6 +105,7 @@ class Trainer:
             "split": self.data.split.to_dict(),
             "data_sha256": self.data.data_sha256,
             "atomic_energies": {str(z): e for z, e in self.data.atomic_energies.items()},
+            **self.extra_metadata,
         }
 
     def save_checkpoint(self) -> None:
@@ -196,6 +208,8 @@ class Trainer:
         epochs = tqdm(total=self.config.train.epochs, initial=self.state.epoch, desc="epochs", unit="ep", file=sys.stderr)
         while (reason := self.stop_reason()) is None:
             started = time.perf_counter()
+            if self.before_epoch is not None:
+                self.before_epoch(self)
             lr = self.set_learning_rate()
             with tqdm(total=frames_per_epoch, desc=f"epoch {self.state.epoch + 1}", unit="frame", leave=False, file=sys.stderr) as bar:
                 train_loss = self.train_epoch(bar)
@@ -218,8 +232,6 @@ class Trainer:
 
     def finish(self) -> ErrorMetrics:
         """Evaluate the best EMA model on the test frames in float64; write plots and metrics.json."""
-        from gaqmd.model.io import load_model
-
         model, _ = load_model(self.output / "best.pt", dtype=torch.float64)
         predictions = predict(model, self.data.test, dtype=torch.float64)
         test = ErrorMetrics.from_predictions(predictions)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from gaqmd.data import (
+    DataError,
     Frame,
     GraphDataset,
     Split,
@@ -45,7 +46,12 @@ def data_units(config: DataConfig) -> Units:
 
 
 def read_labelled_frames(config: DataConfig) -> list[Frame]:
-    return read_frames(config.path, units=data_units(config), energy_key=config.energy_key, forces_key=config.forces_key)
+    """Frames that all carry an energy and forces (training needs both)."""
+    frames = read_frames(config.path, units=data_units(config), energy_key=config.energy_key, forces_key=config.forces_key)
+    for frame in frames:
+        if frame.energy is None or frame.forces is None:
+            raise DataError(f"{frame.source}: training needs both an energy and forces")
+    return frames
 
 
 def prepare_data(config: DataConfig, cutoff: float, species: Optional[Sequence[int]] = None) -> PreparedData:

@@ -1,0 +1,50 @@
+"""Quantization settings (DESIGN §4): which tensors are quantized, and how."""
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+MODES = ("fp32", "w4a32", "w4a8", "w4a8-naive")
+L2_MODES = ("mddq-fp16", "int8-shared", "fp16")
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """mode: fp32 (nothing), w4a32 (int4 weights), w4a8 (GAQ: int4 weights, int8 scalars, MDDQ
+    vectors), w4a8-naive (int4 weights, int8 scalars, int8 per vector component: the baseline)."""
+
+    mode: str = "w4a8"
+    group_size: Optional[int] = None  # int4 scale per group of input channels; None: per output channel
+    activation_bits: int = 8
+    codebook_bits: int = 12  # MDDQ directions: K = 2^b points
+    codebook_refine: bool = False  # refine the Fibonacci lattice by repulsion
+    magnitude_log_domain: bool = False
+    l2_mode: str = "mddq-fp16"  # how l=2 features are stored in w4a8 (see docs/quantization.md)
+    vector_warmup_epochs: int = 2  # QAT epochs before vector (l>0) quantization switches on
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"unknown quantization mode {self.mode!r}; choose from {MODES}")
+        if self.l2_mode not in L2_MODES:
+            raise ValueError(f"unknown l2_mode {self.l2_mode!r}; choose from {L2_MODES}")
+        if self.group_size is not None and self.group_size < 1:
+            raise ValueError(f"group_size must be positive, got {self.group_size}")
+
+    @property
+    def quantizes_weights(self) -> bool:
+        return self.mode != "fp32"
+
+    @property
+    def quantizes_activations(self) -> bool:
+        return self.mode in ("w4a8", "w4a8-naive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "QuantConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown quantization options {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**values)

@@ -1,0 +1,35 @@
+"""prepare_qat: turn an FP32 potential into its fake-quantized QAT form, and calibrate it."""
+
+from typing import Iterable
+
+import torch
+
+from gaqmd.model import EquivariantPotential, energy_and_forces
+from gaqmd.quant.activations import quantize_activations, set_vector_quantization
+from gaqmd.quant.config import QuantConfig
+from gaqmd.quant.weights import quantize_weights
+
+
+def prepare_qat(model: EquivariantPotential, config: QuantConfig) -> EquivariantPotential:
+    """Insert fake quantization in place (parametrizations and hooks; no layer code changes).
+
+    fp32: nothing; w4a32: int4 weights; w4a8 / w4a8-naive: int4 weights plus activation quantizers.
+    The model remembers its config as `model.quant_config`.
+    """
+    if config.quantizes_weights:
+        quantize_weights(model, config.group_size)
+    if config.quantizes_activations:
+        quantize_activations(model, config)
+    model.quant_config = config
+    return model
+
+
+def calibrate(model: EquivariantPotential, batches: Iterable, dtype: torch.dtype = torch.float32) -> None:
+    """Initialize every learned activation scale from data: forward passes in training mode,
+    vector quantizers included, before the optimizer or the weight EMA sees the scales."""
+    was_training = model.training
+    model.train()
+    set_vector_quantization(model, True)
+    for graph in batches:
+        energy_and_forces(model, graph.to(dtype=dtype))
+    model.train(was_training)

@@ -1,0 +1,154 @@
+"""QAT on the potential: what each mode quantizes, symmetry, integer form, fine-tuning end to end."""
+
+import numpy as np
+import pytest
+import torch
+from e3nn.util.test import assert_equivariant
+
+from gaqmd.cli import main
+from gaqmd.checks import local_equivariance_error, model_energy_forces
+from gaqmd.data import GraphDataset, Units, read_frames
+from gaqmd.model import energy_and_forces
+from gaqmd.quant import QuantConfig, calibrate, prepare_qat, unpack_int4
+from gaqmd.quant.activations import IrrepsQuantizer, set_vector_quantization
+from gaqmd.quant.convert import convert_weights
+from gaqmd.quant.footprint import weight_bytes
+from gaqmd.testing.model import energy_forces_fn, make_model
+from gaqmd.testing.runs import tiny_run_config
+from gaqmd.testing.tolerances import FLOAT64_EQUIVARIANCE
+from gaqmd.train import Trainer
+
+
+@pytest.fixture(scope="module")
+def ethanol(data_dir):
+    return read_frames(data_dir / "rmd17" / "train_1000.xyz", index="0:12")
+
+
+def quantized_model(mode, frames, l_max=1, attention=False, **quant):
+    model = make_model(l_max=l_max, attention=attention, species=(1, 6, 8), channels=8)
+    prepare_qat(model, QuantConfig(mode=mode, **quant))
+    calibrate(model, GraphDataset(frames, model.config.species, model.config.cutoff).batches(4), torch.float64)
+    return model.eval()
+
+
+@pytest.fixture
+def float64_default():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("l_max,attention", [(1, False), (2, True)])
+def test_w4a32_is_equivariant_to_float64_precision(ethanol, l_max, attention, float64_default):
+    model = quantized_model("w4a32", ethanol, l_max=l_max, attention=attention)
+    energy_forces = energy_forces_fn(model, ethanol[0].numbers)
+
+    def fn(positions):
+        energy, forces = energy_forces(positions)
+        return energy.reshape(1), forces
+
+    assert_equivariant(fn, args_in=[torch.tensor(ethanol[0].positions)], irreps_in=["cartesian_points"],
+                       irreps_out=["0e", "1o"], tolerance=FLOAT64_EQUIVARIANCE)
+
+
+def test_fp32_mode_changes_nothing_and_w4a32_changes_the_energy(ethanol):
+    reference = make_model(species=(1, 6, 8), channels=8)
+    graph = GraphDataset(ethanol[:1], (1, 6, 8), reference.config.cutoff)[0]
+    energy = energy_and_forces(reference, graph)[0]
+    assert torch.equal(energy, energy_and_forces(prepare_qat(make_model(species=(1, 6, 8), channels=8), QuantConfig(mode="fp32")), graph)[0])
+    w4 = prepare_qat(make_model(species=(1, 6, 8), channels=8), QuantConfig(mode="w4a32"))
+    assert not torch.allclose(energy, energy_and_forces(w4, graph)[0], rtol=0, atol=1e-9)
+
+
+def test_every_weight_matrix_is_int4_and_the_integer_form_equals_the_fake_quant(ethanol):
+    model = quantized_model("w4a8", ethanol)
+    packed = convert_weights(model)
+    expected = {"embedding", "readout.hidden", "readout.out"}
+    assert expected <= set(packed)
+    assert sum(name.endswith("radial_mlp.layers.0") for name in packed) == len(model.layers)
+    for name, module in model.named_modules():
+        if name not in packed:
+            continue
+        entry = packed[name]
+        codes = unpack_int4(entry.packed, sum(o * i for o, i in entry.shapes))
+        assert int(codes.abs().max()) <= 7
+        dequantized, start = [], 0
+        for (out, inp), scale in zip(entry.shapes, entry.scales):
+            block = codes[start : start + out * inp].reshape(out, inp).to(torch.float64)
+            dequantized.append(block * scale.to(torch.float64))
+            start += out * inp
+        fake = module.weight.detach()
+        if isinstance(module, torch.nn.Embedding):
+            fake = fake.t()
+        if fake.dim() == 1:  # e3nn flat weight: (mul_in, mul_out) blocks
+            blocks, offset = [], 0
+            for out, inp in entry.shapes:
+                blocks.append(fake[offset : offset + out * inp].reshape(inp, out).t())
+                offset += out * inp
+            fake = torch.cat([b.reshape(-1) for b in blocks])
+            assert torch.equal(torch.cat([d.reshape(-1) for d in dequantized]), fake)
+        else:
+            assert torch.equal(dequantized[0], fake)
+
+
+def test_w4a8_quantizes_vectors_only_after_the_warmup_switch(ethanol):
+    model = quantized_model("w4a8", ethanol)
+    graph = GraphDataset(ethanol[:1], (1, 6, 8), model.config.cutoff)[0]
+    seen = []
+    model.layers[1].register_forward_hook(lambda module, args, output: seen.append(args[0].detach().clone()))
+    energy_and_forces(model, graph)
+    set_vector_quantization(model, False)
+    energy_and_forces(model, graph)
+    channels = model.config.channels
+    assert torch.equal(seen[0][:, :channels], seen[1][:, :channels])  # scalars: int8 both times
+    assert not torch.allclose(seen[0][:, channels:], seen[1][:, channels:], rtol=0, atol=1e-6)
+    assert all(not m.vectors_enabled for m in model.modules() if isinstance(m, IrrepsQuantizer))
+
+
+def test_gaq_lee_is_far_below_naive_int8(ethanol):
+    results = {
+        mode: local_equivariance_error(model_energy_forces(quantized_model(mode, ethanol, l_max=1)), ethanol[:4], 3)
+        for mode in ("w4a8", "w4a8-naive")
+    }
+    assert results["w4a8"].lee < results["w4a8-naive"].lee / 5
+
+
+def test_weight_bytes_of_w4_are_at_least_six_times_below_fp32(ethanol):
+    fp32 = make_model(species=(1, 6, 8), channels=32, radial_hidden=64, num_layers=3)
+    w4 = prepare_qat(make_model(species=(1, 6, 8), channels=32, radial_hidden=64, num_layers=3), QuantConfig(mode="w4a32"))
+    assert weight_bytes(fp32) == 4 * sum(p.numel() for p in fp32.parameters())
+    assert weight_bytes(fp32) / weight_bytes(w4) >= 6
+
+
+def test_quantize_cli_fine_tunes_an_fp32_model_and_evaluate_reports_every_mode(data_dir, tmp_path, capsys):
+    fp32 = Trainer(tiny_run_config(data_dir / "rmd17" / "train_1000.xyz", tmp_path / "fp32", epochs=2))
+    fp32.fit()
+    config = tmp_path / "qat.yaml"
+    config.write_text("quant:\n  mode: w4a8\n  vector_warmup_epochs: 1\ntrain:\n  epochs: 2\n  lr: 0.001\n  batch_size: 5\n")
+    rows = []
+    for mode in ("w4a32", "w4a8", "w4a8-naive"):
+        args = ["quantize", str(config), "--from", str(tmp_path / "fp32" / "best.pt"),
+                "--set", f"quant.mode={mode}", "--set", f"output={tmp_path / mode}"]
+        assert main(args) == 0
+        history = (tmp_path / mode / "history.csv").read_text().splitlines()
+        assert len(history) == 3  # header + 2 epochs
+        rows.append(str(tmp_path / mode / "best.pt"))
+    capsys.readouterr()
+    data = str(data_dir / "rmd17" / "train_1000.xyz")
+    assert main(["evaluate", str(tmp_path / "fp32" / "best.pt"), *rows, "--data", data, "--split", "test", "--lee-frames", "2"]) == 0
+    table = capsys.readouterr().out.strip().splitlines()
+    modes = [line.split()[1] for line in table[3:]]
+    assert modes == ["fp32", "w4a32", "w4a8", "w4a8-naive"]
+    weights_kb = [float(line.split()[7]) for line in table[3:]]
+    assert weights_kb[1] < weights_kb[0] / 4
+
+
+def test_quantize_refuses_an_already_quantized_parent(data_dir, tmp_path, capsys):
+    fp32 = Trainer(tiny_run_config(data_dir / "rmd17" / "train_1000.xyz", tmp_path / "fp32", epochs=1))
+    fp32.fit()
+    config = tmp_path / "qat.yaml"
+    config.write_text(f"quant:\n  mode: w4a32\ntrain:\n  epochs: 1\noutput: {tmp_path / 'w4'}\n")
+    assert main(["quantize", str(config), "--from", str(tmp_path / "fp32" / "best.pt")]) == 0
+    assert main(["quantize", str(config), "--from", str(tmp_path / "w4" / "best.pt")]) == 2
+    assert "already quantized" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""int4 weights: symmetric per-channel/group codes, exact fake quant, low-nibble-first packing."""
+
+import numpy as np
+import pytest
+import torch
+
+from gaqmd.quant import dequantize_int4, fake_quant_int4, pack_int4, quantize_int4, unpack_int4
+
+
+def _pack_oracle(codes):
+    """Byte k = (code[2k] & 0xF) | (code[2k+1] & 0xF) << 4, odd counts padded with 0 (pure Python)."""
+    codes = list(codes) + [0] * (len(codes) % 2)
+    return [(codes[i] & 0xF) | ((codes[i + 1] & 0xF) << 4) for i in range(0, len(codes), 2)]
+
+
+@pytest.mark.parametrize(
+    "codes, expected",
+    [
+        ([3, -2], [0xE3]),  # low nibble 3, high nibble -2 = 0b1110
+        ([-7, 7, 5], [0x79, 0x05]),  # -7 = 0b1001; odd length pads a zero high nibble
+        ([-1, 0], [0x0F]),
+        ([0, -1], [0xF0]),
+        ([-8, 1], [0x18]),
+    ],
+)
+def test_pack_matches_hand_computed_bytes(codes, expected):
+    packed = pack_int4(torch.tensor(codes, dtype=torch.int8))
+    assert packed.dtype == torch.uint8
+    assert packed.tolist() == expected
+
+
+def test_pack_unpack_round_trip_every_pair_of_values():
+    values = torch.arange(-7, 8, dtype=torch.int8)
+    codes = torch.cartesian_prod(values, values).reshape(-1)  # all 225 (low, high) nibble pairs
+    packed = pack_int4(codes)
+    assert packed.tolist() == _pack_oracle(codes.tolist())
+    assert torch.equal(unpack_int4(packed, codes.numel()), codes)
+
+
+@pytest.mark.parametrize("numel", [1, 2, 3, 7, 15, 64, 101])
+def test_pack_unpack_round_trip_odd_and_even_lengths(numel):
+    codes = torch.randint(-7, 8, (numel,), generator=torch.Generator().manual_seed(numel), dtype=torch.int8)
+    packed = pack_int4(codes)
+    assert packed.numel() == (numel + 1) // 2
+    assert packed.tolist() == _pack_oracle(codes.tolist())
+    assert torch.equal(unpack_int4(packed, numel), codes)
+
+
+def test_pack_rejects_out_of_range_codes():
+    with pytest.raises(ValueError):
+        pack_int4(torch.tensor([8], dtype=torch.int16))
+
+
+def _quantize_oracle(w, group_size):
+    """numpy: per (row, group) scale = max|w| / 7 (1 if 0), codes = rint(w / scale) (half to even)."""
+    out_features, in_features = w.shape
+    size = in_features if group_size is None else group_size
+    n_groups = -(-in_features // size)
+    scales = np.ones((out_features, n_groups), dtype=w.dtype)
+    codes = np.zeros(w.shape, dtype=np.int8)
+    for r in range(out_features):
+        for g in range(n_groups):
+            block = w[r, g * size : (g + 1) * size]
+            amax = np.abs(block).max()
+            scale = amax / np.float32(7) if amax > 0 else np.float32(1)
+            scales[r, g] = scale
+            codes[r, g * size : (g + 1) * size] = np.clip(np.rint(block / scale), -7, 7)
+    return codes, scales
+
+
+@pytest.mark.parametrize("group_size", [None, 4, 5, 16])
+def test_quantize_matches_oracle_with_groups_and_zero_rows(group_size):
+    w = torch.randn(6, 13, generator=torch.Generator().manual_seed(1))
+    w[2] = 0.0
+    w[4, :5] = 0.0  # a zero group (for group_size 4 and 5)
+    codes, scales = quantize_int4(w, group_size)
+    oracle_codes, oracle_scales = _quantize_oracle(w.numpy(), group_size)
+    assert codes.dtype == torch.int8
+    assert np.array_equal(codes.numpy(), oracle_codes)
+    assert np.array_equal(scales.numpy(), oracle_scales)
+    assert torch.all(codes[2] == 0) and torch.all(scales[2] == 1.0)
+    assert codes.abs().max() == 7  # the largest |w| of a channel maps to +-7
+
+
+def test_rounding_is_half_to_even():
+    # Row max 7 gives scale exactly 1, so w / scale hits the .5 cases exactly.
+    w = torch.tensor([[7.0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.5]])
+    codes, scales = quantize_int4(w)
+    assert scales.tolist() == [[1.0]]
+    assert codes.tolist() == [[7, 0, 2, 2, 0, -2, -2, 4]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("group_size", [None, 8])
+def test_fake_quant_equals_integer_arithmetic_exactly(dtype, group_size):
+    w = torch.randn(5, 20, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    codes, scales = quantize_int4(w, group_size)
+    width = 20 if group_size is None else group_size
+    expected = codes.to(dtype) * scales.repeat_interleave(width, dim=1)[:, :20]
+    fake = fake_quant_int4(w, group_size)
+    assert torch.equal(fake, expected)
+    assert torch.equal(dequantize_int4(codes, scales, group_size), expected)
+    step = scales.repeat_interleave(width, dim=1)[:, :20]
+    assert torch.all((fake - w).abs() <= 0.5 * step * (1 + 1e-6))
+
+
+def test_fake_quant_gradient_is_identity():
+    w = torch.randn(4, 9, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    weights = torch.randn(4, 9, generator=torch.Generator().manual_seed(4))
+    (fake_quant_int4(w, 3) * weights).sum().backward()
+    assert torch.equal(w.grad, weights)
+
+
+def test_dequantize_rejects_mismatched_groups():
+    codes, scales = quantize_int4(torch.randn(3, 8), group_size=4)
+    with pytest.raises(ValueError):
+        dequantize_int4(codes, scales)  # 2 groups but no group_size
