@@ -1,4 +1,4 @@
-"""Command-line interface: `gaqmd train`, `gaqmd quantize`, `gaqmd evaluate`. Thin: parsing and printing."""
+"""Command-line interface: `gaqmd train`, `quantize`, `evaluate`, `analyze`. Thin: parsing and printing."""
 
 import argparse
 import os
@@ -56,12 +56,46 @@ def _add_quantize(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
+def _add_analyze(subparsers) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="analyses of a trained model (irreps: what each degree l carries)",
+        description="Analyses of a trained FP32 or QAT model file.",
+    )
+    analyses = p.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
+    q = analyses.add_parser(
+        "irreps",
+        help="per-l feature norms, ablations and embedding maps (after arXiv 2410.08131)",
+        description="How much each irrep degree l carries in a trained model: for the output node features of "
+        "every interaction layer, the share of each l in the squared norm; the change of energy MAE (meV) and "
+        "force MAE (meV/Å) when degree l is zeroed at inference in every layer, and when all l > 0 are zeroed "
+        "in one layer at a time; and 2-D maps (PHATE if installed, else PCA) of rotation-invariant per-l atom "
+        "embeddings coloured by element. Prints a table and writes irreps_analysis.json, irreps_analysis.md, "
+        "irreps_norm_share.png, irreps_ablation.png and irreps_embeddings.png into --output.",
+    )
+    q.add_argument("model", type=Path, help="model file (.pt from `gaqmd train` or `gaqmd quantize`)")
+    q.add_argument("--data", type=Path, required=True, help="extxyz, ASE .db or MD17 .npz file with energies and forces")
+    q.add_argument("--split", choices=("test", "all"), default="all",
+                   help="'test': only the frames the model was never trained or validated on (needs its training file)")
+    q.add_argument("--energy-unit", default=None, help="eV, meV, kcal/mol, kJ/mol, Hartree (default: the model's training units for its training file, else eV)")
+    q.add_argument("--length-unit", default=None, help="A, bohr, nm (default as for --energy-unit)")
+    q.add_argument("--forces-are-gradients", action="store_true", help="the file stores dE/dx instead of forces")
+    q.add_argument("--frames", type=int, default=100, metavar="N",
+                   help="analyze at most N frames of the split, evenly spread over it (default 100)")
+    q.add_argument("--projection", choices=("auto", "phate", "pca"), default="auto",
+                   help="2-D projection of the embeddings; auto: PHATE when the phate package imports, else PCA")
+    q.add_argument("--batch-size", type=int, default=16)
+    q.add_argument("--output", type=Path, default=Path("irreps_analysis"), metavar="DIR",
+                   help="directory for the JSON, markdown and PNG files (default: ./irreps_analysis)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gaqmd", description="Quantized equivariant ML potentials for OpenMM.")
     subparsers = p.add_subparsers(dest="command", required=True)
     _add_train(subparsers)
     _add_quantize(subparsers)
     _add_evaluate(subparsers)
+    _add_analyze(subparsers)
     return p
 
 
@@ -111,9 +145,31 @@ def _run_evaluate(args) -> int:
     return 0
 
 
+def _run_analyze(args) -> int:
+    from gaqmd.analysis import analyze_model_file, format_table, write_report
+
+    analysis = analyze_model_file(
+        args.model,
+        args.data,
+        split=args.split,
+        energy_unit=args.energy_unit,
+        length_unit=args.length_unit,
+        forces_are_gradients=args.forces_are_gradients,
+        frames=args.frames,
+        projection=args.projection,
+        batch_size=args.batch_size,
+    )
+    print(format_table(analysis))
+    paths = write_report(analysis, args.output)
+    print(f"wrote {', '.join(path.name for path in paths)} to {args.output}")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
-    runners = {"train": _run_train, "quantize": _run_quantize, "evaluate": _run_evaluate}
+    runners = {
+        "train": _run_train, "quantize": _run_quantize, "evaluate": _run_evaluate, "analyze": _run_analyze
+    }
     try:
         return runners[args.command](args)
     except (ValueError, FileNotFoundError) as error:

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import torch
 
 from gaqmd.checks import EquivarianceResult, local_equivariance_error, model_energy_forces
-from gaqmd.data import GraphDataset, Split, Units, read_frames
+from gaqmd.data import Frame, GraphDataset, Split, Units, read_frames
 from gaqmd.model.io import load_model
 from gaqmd.quant.config import QuantConfig
 from gaqmd.quant.footprint import activation_bytes_per_atom, weight_bytes
@@ -45,6 +45,24 @@ def _test_indices(metadata: dict, model_path: Path, data_path: Path) -> Sequence
     return Split.from_dict(metadata["split"]).test
 
 
+def read_labelled_frames(
+    metadata: dict,
+    model_path: Path,
+    data_path: Path,
+    split: str = "all",
+    energy_unit: Optional[str] = None,
+    length_unit: Optional[str] = None,
+    forces_are_gradients: bool = False,
+) -> list[Frame]:
+    """Frames of data_path in eV/Å that a model file is judged on: 'all' of them, or the model's
+    'test' frames; units as for evaluate_model_file."""
+    units = _units_for(metadata, Path(data_path), energy_unit, length_unit, forces_are_gradients)
+    frames = read_frames(data_path, units=units)
+    if split == "test":
+        frames = [frames[i] for i in _test_indices(metadata, Path(model_path), Path(data_path))]
+    return frames
+
+
 def evaluate_model_file(
     model_path: Path,
     data_path: Path,
@@ -59,10 +77,9 @@ def evaluate_model_file(
     """Errors of one model file on data_path ('all' frames or the model's 'test' frames), in float64,
     with its LEE on the first lee_frames of them and its memory footprint."""
     model, metadata = load_model(model_path, dtype=torch.float64)
-    units = _units_for(metadata, Path(data_path), energy_unit, length_unit, forces_are_gradients)
-    frames = read_frames(data_path, units=units)
-    if split == "test":
-        frames = [frames[i] for i in _test_indices(metadata, Path(model_path), Path(data_path))]
+    frames = read_labelled_frames(
+        metadata, model_path, data_path, split, energy_unit, length_unit, forces_are_gradients
+    )
     dataset = GraphDataset(frames, model.config.species, model.config.cutoff)
     metrics = evaluate(model, dataset, batch_size=batch_size, dtype=torch.float64)
     symmetry = local_equivariance_error(model_energy_forces(model), frames[:lee_frames], lee_rotations)
