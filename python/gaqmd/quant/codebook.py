@@ -18,19 +18,33 @@ for a z-phi cell with n_phi >= 4 the farthest point is a corner):
     a to its own nearest point);
   - with scores off by at most SCORE_TOL each, the computed winner is within
     theta' = arccos(cos(rho) - 2 SCORE_TOL) of u, hence within theta' + R of a.
-So a point is listed iff angle(c_k, a) <= theta' + R. The tolerances (1e-5) are ~10x the float32
-round-off, so the tables also stay valid for a float32 copy of the codebook (C++/CUDA kernels).
+So a point is listed iff angle(c_k, a) <= theta' + R (+ BUILD_SLACK, see below). The tolerances
+(1e-5) are ~10x the float32 round-off, so the tables also stay valid for a float32 copy of the
+codebook (C++/CUDA kernels).
+
+Build: O((cells + nnz) log K) with a k-d tree on the points (scipy cKDTree), not O(cells * K). Per
+cell, the k nearest points give d*(a) (first neighbour) and every listed point as long as the k-th
+neighbour lies outside the listing ball; cells where it does not are re-queried with a larger k.
+All angles are taken from chord lengths (angle = 2 asin(chord / 2), well conditioned also at tiny
+angles), and the listing radius is widened by BUILD_SLACK = 1e-7 rad, which exceeds the round-off
+of the former dense build (arccos of a float64 dot product: <= ~3e-8 rad at tiny angles), so the
+tables are a superset of that build's (equal in practice) and still exact with the margins above.
 """
 
 import math
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
+import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch import nn
 
 GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))  # 2 pi / golden_ratio^2 rad
 SCORE_TOL = 1e-5
 ASSIGN_TOL = 1e-5
+BUILD_SLACK = 1e-7  # rad added to each cell's listing radius (module doc, "Build")
+REPULSION_MAX_POINTS = 8192  # refine_by_repulsion is O(K^2) per step
+_TABLE_KEYS = ("points", "offsets", "indices", "grid")
 
 
 def fibonacci_sphere(num_points: int) -> torch.Tensor:
@@ -76,8 +90,16 @@ def refine_by_repulsion(points: torch.Tensor, steps: int = 300, step_size: float
 
     Each step moves every point along its tangential force, the largest move being
     step_size * sqrt(4 pi / K) * (1 - t / steps) rad (linearly decaying), then renormalises.
-    Cost O(K^2) per step (about a second per step at K = 4096). Returns (K, 3) float64.
+    Cost O(K^2) per step (about a second per step at K = 4096), so K > REPULSION_MAX_POINTS (8192,
+    b = 13) raises ValueError; a large Fibonacci lattice is already close to uniform.
+    Returns (K, 3) float64.
     """
+    if len(points) > REPULSION_MAX_POINTS:
+        raise ValueError(
+            f"refine_by_repulsion costs O(K^2) per step and is limited to K <= {REPULSION_MAX_POINTS} "
+            f"(codebook bits <= {REPULSION_MAX_POINTS.bit_length() - 1}); got K = {len(points)}. "
+            "Use the unrefined Fibonacci lattice (refine=False) for larger codebooks."
+        )
     x = points.to(torch.float64).clone()
     x = x / x.norm(dim=-1, keepdim=True)
     spacing = math.sqrt(4.0 * math.pi / len(x))
@@ -102,10 +124,16 @@ def _scores(u: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 
 def nearest_direction_bruteforce(
-    u: torch.Tensor, codebook: Union["SphericalCodebook", torch.Tensor], chunk: int = 128
+    u: torch.Tensor, codebook: Union["SphericalCodebook", torch.Tensor], chunk: Optional[int] = None
 ) -> torch.Tensor:
-    """u (..., 3) -> int64 (...,) index of the highest score over all K points (first on ties)."""
+    """u (..., 3) -> int64 (...,) index of the highest score over all K points (first on ties).
+
+    chunk rows of u at a time; by default about 2^17 scores per chunk (cache-sized; ~2-3 ns per
+    score on one CPU core).
+    """
     points = codebook.points if isinstance(codebook, SphericalCodebook) else codebook
+    if chunk is None:
+        chunk = max(1, min(256, 2**17 // max(1, len(points))))
     dtype = _score_dtype(u.dtype)
     flat = u.reshape(-1, 3).to(dtype)
     px, py, pz = points.to(device=flat.device, dtype=dtype).T.contiguous()
@@ -126,39 +154,127 @@ def _unit(z: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
     return torch.stack([rho * torch.cos(phi), rho * torch.sin(phi), z], dim=-1)
 
 
-def build_candidate_tables(points: torch.Tensor, n_z: int, n_phi: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """CSR candidate lists (offsets (n_z*n_phi+1,) int32, indices int32) for the grid (module doc)."""
-    if n_phi < 4 or n_z < 1:
-        raise ValueError("need n_z >= 1 and n_phi >= 4 (the corner bound needs cells < pi/2 wide)")
-    points = points.to(torch.float64)
+def _cell_grid(n_z: int, n_phi: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Edges and centres of the z-phi grid: z_edges, phi_edges, z_mid (theta midpoints), phi_mid."""
     z_edges = torch.linspace(-1.0, 1.0, n_z + 1, dtype=torch.float64)
     phi_edges = torch.linspace(-math.pi, math.pi, n_phi + 1, dtype=torch.float64)
     theta_edges = torch.arccos(z_edges)
     z_mid = torch.cos(0.5 * (theta_edges[:-1] + theta_edges[1:]))
     phi_mid = 0.5 * (phi_edges[:-1] + phi_edges[1:])
-    zz, pp = torch.meshgrid(z_mid, phi_mid, indexing="ij")
-    centres = _unit(zz, pp).reshape(-1, 3)
+    return z_edges, phi_edges, z_mid, phi_mid
 
-    radius = torch.zeros(n_z, n_phi, dtype=torch.float64)
+
+def _chord_angle(chord: np.ndarray) -> np.ndarray:
+    return 2.0 * np.arcsin(np.clip(0.5 * chord, 0.0, 1.0))
+
+
+def _row_reach(
+    z_edges: torch.Tensor, phi_edges: torch.Tensor, z_mid: torch.Tensor, phi_mid: torch.Tensor
+) -> np.ndarray:
+    """R = r + ASSIGN_TOL per row of cells, (n_z,): r = largest angle from a centre to its corners.
+
+    All cells of a row are rotations of each other about z, so the first cell of each row stands
+    for the row (the float differences between cells are ~1e-16 rad, far below BUILD_SLACK).
+    """
+    centre = _unit(z_mid, phi_mid[0].expand_as(z_mid))
+    radius = torch.zeros_like(z_mid)
     for z_corner in (z_edges[:-1], z_edges[1:]):
-        for phi_corner in (phi_edges[:-1], phi_edges[1:]):
-            zc, pc = torch.meshgrid(z_corner, phi_corner, indexing="ij")
-            cos = (_unit(zc, pc) * _unit(zz, pp)).sum(-1).clamp(-1.0, 1.0)
-            radius = torch.maximum(radius, torch.arccos(cos))
-    reach = radius.reshape(-1) + ASSIGN_TOL
+        for phi_corner in (phi_edges[0], phi_edges[1]):
+            corner = _unit(z_corner, phi_corner.expand_as(z_corner))
+            radius = torch.maximum(radius, (corner - centre).norm(dim=-1))
+    return _chord_angle(radius.numpy()) + ASSIGN_TOL
 
-    counts, indices = [], []
-    for start in range(0, len(centres), 2048):
-        cos = centres[start : start + 2048] @ points.T
-        rho = torch.arccos(cos.amax(dim=1).clamp(-1.0, 1.0)) + reach[start : start + 2048]
-        winner_angle = torch.arccos(torch.clamp(torch.cos(rho) - 2.0 * SCORE_TOL, min=-1.0))
-        limit = winner_angle + reach[start : start + 2048]
-        threshold = torch.where(limit < math.pi, torch.cos(limit), -math.inf)
-        cell, index = (cos >= threshold[:, None]).nonzero().unbind(1)
-        counts.append(torch.bincount(cell, minlength=len(threshold)))
-        indices.append(index)
-    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cat(counts).cumsum(0)])
-    return offsets.to(torch.int32), torch.cat(indices).to(torch.int32)
+
+def _listing_chord(nearest_chord: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Chord radius of the listing ball per cell (module doc), inf where it covers the sphere."""
+    rho = _chord_angle(nearest_chord) + reach
+    winner_angle = np.arccos(np.maximum(np.cos(rho) - 2.0 * SCORE_TOL, -1.0))
+    limit = winner_angle + reach + BUILD_SLACK
+    return np.where(limit < math.pi, 2.0 * np.sin(0.5 * np.minimum(limit, math.pi)), np.inf)
+
+
+# Neighbour counts tried per cell: 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, ... (steps of at most 25%).
+_K_LADDER = np.unique(np.concatenate([(2 ** np.arange(2, 32)) * m // 4 for m in (4, 5, 6, 7)]))
+
+
+def _list_cells(tree: cKDTree, centres: np.ndarray, radius: np.ndarray, k: int, workers: int):
+    """One k-nearest pass: (resolved mask, counts, ascending int32 indices of the resolved cells).
+
+    A cell is resolved when its k-th neighbour lies outside its listing ball (or k = K): every
+    point inside the ball is then among the k found (they come sorted by distance).
+    """
+    distance, index = tree.query(centres, k=k, workers=workers)
+    distance = distance.reshape(len(centres), k)
+    index = index.reshape(len(centres), k)
+    inside = distance <= radius[:, None]
+    resolved = ~inside[:, -1] if k < tree.n else np.ones(len(centres), dtype=bool)
+    inside, index = inside[resolved], index[resolved]
+    listed = np.sort(np.where(inside, index, tree.n), axis=1)
+    counts = inside.sum(axis=1)
+    return resolved, counts, listed[np.arange(k) < counts[:, None]].astype(np.int32)
+
+
+def build_candidate_tables(
+    points: torch.Tensor, n_z: int, n_phi: int, chunk_cells: int = 1 << 16, chunk_entries: int = 1 << 22,
+    workers: int = 1,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """CSR candidate lists (offsets (n_z*n_phi+1,) int32, indices int32) for the grid (module doc).
+
+    k-d tree build (module doc), chunk_cells cells at a time: a 1-nearest query gives d*(a) and the
+    listing radius; each cell then takes k nearest points, k from the expected count in its ball
+    (+20%, on a ladder of values), and cells whose ball holds all k are re-queried with 4x larger k
+    (up to K). Queries are cut to about chunk_entries (cell, neighbour) pairs; workers goes to
+    cKDTree.query. Memory: O(nnz) for the result plus O(chunk_entries) scratch.
+    """
+    if n_phi < 4 or n_z < 1:
+        raise ValueError("need n_z >= 1 and n_phi >= 4 (the corner bound needs cells < pi/2 wide)")
+    points = points.to(torch.float64)
+    num_points = len(points)
+    n_cells = n_z * n_phi
+    z_edges, phi_edges, z_mid, phi_mid = _cell_grid(n_z, n_phi)
+    row_reach = _row_reach(z_edges, phi_edges, z_mid, phi_mid)
+    tree = cKDTree(points.numpy(), balanced_tree=False)
+
+    counts = np.zeros(n_cells, dtype=np.int64)
+    pieces = []  # (cell ids, their counts, their indices: per cell, ascending, in cell-id order)
+    rows_per_chunk = max(1, chunk_cells // n_phi)
+    for row in range(0, n_z, rows_per_chunk):
+        rows = slice(row, min(row + rows_per_chunk, n_z))
+        zz, pp = torch.meshgrid(z_mid[rows], phi_mid, indexing="ij")
+        centres = _unit(zz, pp).reshape(-1, 3).numpy()
+        cells = np.arange(row * n_phi, row * n_phi + len(centres))
+        nearest, _ = tree.query(centres, k=1, workers=workers)
+        radius = _listing_chord(nearest, np.repeat(row_reach[rows], n_phi))
+        # A cap of chord radius c holds a fraction c^2 / 4 of the sphere.
+        expected = num_points * 0.25 * np.minimum(radius, 2.0) ** 2
+        ladder = _K_LADDER[np.minimum(np.searchsorted(_K_LADDER, 1.2 * expected + 4.0), len(_K_LADDER) - 1)]
+        first_k = np.minimum(ladder, num_points)
+        for k in np.unique(first_k):
+            todo = np.flatnonzero(first_k == k)
+            k = int(k)
+            while len(todo):
+                step = max(1, chunk_entries // k)
+                left = []
+                for at in range(0, len(todo), step):
+                    part = todo[at : at + step]
+                    resolved, part_counts, listed = _list_cells(tree, centres[part], radius[part], k, workers)
+                    counts[cells[part[resolved]]] = part_counts
+                    pieces.append((cells[part[resolved]], part_counts, listed))
+                    left.append(part[~resolved])
+                todo = np.concatenate(left)
+                k = min(4 * k, num_points)
+
+    offsets = np.zeros(n_cells + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        raise ValueError(f"{offsets[-1]} candidate entries overflow int32 offsets; use a larger cell_scale")
+    indices = np.empty(offsets[-1], dtype=np.int32)
+    while pieces:  # popping frees each piece as its entries are written
+        cells, part_counts, listed = pieces.pop()
+        if len(listed):
+            first = np.cumsum(part_counts) - part_counts
+            indices[np.arange(len(listed)) + np.repeat(offsets[cells] - first, part_counts)] = listed
+    return torch.from_numpy(offsets.astype(np.int32)), torch.from_numpy(indices)
 
 
 class SphericalCodebook(nn.Module):
@@ -166,7 +282,15 @@ class SphericalCodebook(nn.Module):
 
     Buffers for the artifact / C++ port: points, offsets (n_cells+1,) int32, indices (nnz,) int32,
     grid = [n_z, n_phi] int64. Cells are about `cell_scale * sqrt(4 pi / K)` rad on a side at the
-    equator (smaller cells: fewer candidates per lookup, bigger tables).
+    equator (smaller cells: fewer candidates per lookup, bigger tables). The default gives ~4K cells;
+    candidates per lookup (= entries per cell) 6.1 at b = 12, 7.8 at b = 16 (2.0M entries, 8 MiB),
+    21 at b = 20 (89M entries, 340 MiB; there the SCORE_TOL margin, ~6 mrad, exceeds the point
+    spacing and sets the count; cell_scale=1 gives 39 candidates, 156 MiB).
+
+    The buffers are not persistent: the codebook is a deterministic function of (bits, refine) and
+    is rebuilt from the quantization config, so a model's state_dict does not carry a copy per
+    quantizer that shares it. Loading a state_dict that still has them (older checkpoints) drops
+    them after checking that the stored points are this codebook's.
     """
 
     def __init__(self, points: torch.Tensor, cell_scale: float = 0.5):
@@ -177,10 +301,10 @@ class SphericalCodebook(nn.Module):
         n_z = max(2, math.ceil(2.0 / side))
         n_phi = max(4, math.ceil(2.0 * math.pi / side))
         offsets, indices = build_candidate_tables(points, n_z, n_phi)
-        self.register_buffer("points", points)
-        self.register_buffer("offsets", offsets)
-        self.register_buffer("indices", indices)
-        self.register_buffer("grid", torch.tensor([n_z, n_phi], dtype=torch.int64))
+        self.register_buffer("points", points, persistent=False)
+        self.register_buffer("offsets", offsets, persistent=False)
+        self.register_buffer("indices", indices, persistent=False)
+        self.register_buffer("grid", torch.tensor([n_z, n_phi], dtype=torch.int64), persistent=False)
 
     @classmethod
     def from_bits(cls, bits: int, refine: bool = False, refine_steps: int = 300, **kwargs) -> "SphericalCodebook":
@@ -189,6 +313,23 @@ class SphericalCodebook(nn.Module):
         if refine:
             points = refine_by_repulsion(points, steps=refine_steps)
         return cls(points, **kwargs)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # State dicts written while the tables were persistent buffers still hold them: drop them,
+        # but refuse a codebook other than this one (it would silently change every direction code).
+        legacy = {key: state_dict.pop(prefix + key) for key in _TABLE_KEYS if prefix + key in state_dict}
+        stored = legacy.get("points")
+        if stored is not None and not (
+            stored.shape == self.points.shape
+            and torch.allclose(stored.to(self.points.device, torch.float64), self.points, rtol=0, atol=1e-9)
+        ):
+            error_msgs.append(
+                f"{prefix}points: the state_dict's codebook ({tuple(stored.shape)[0]} points) differs from this "
+                f"codebook ({self.size} points); build the codebook with the bits/refine it was trained with"
+            )
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def _apply(self, fn, recurse=True):
         # model.float() / .half() must not round the codebook (lookups cast it per call, and the

@@ -16,7 +16,7 @@ class QuantConfig:
     mode: str = "w4a8"
     group_size: Optional[int] = None  # int4 scale per group of input channels; None: per output channel
     activation_bits: int = 8
-    codebook_bits: int = 12  # MDDQ directions: K = 2^b points
+    codebook_bits: int = 16  # MDDQ directions: K = 2^b points (2-byte index)
     codebook_refine: bool = False  # refine the Fibonacci lattice by repulsion
     magnitude_log_domain: bool = False
     l2_mode: str = "mddq-fp16"  # how l=2 features are stored in w4a8 (see docs/quantization.md)
