@@ -43,7 +43,7 @@ class IrrepsQuantizer(nn.Module):
 
 
 def block_quantizer(mul: int, degree: int, config: QuantConfig, codebook) -> nn.Module:
-    bits = config.activation_bits
+    bits = config.bits_for(degree)
     if degree == 0:
         return LsqQuantizer(num_channels=mul, bits=bits, signed=True)
     if config.mode == "w4a8-naive":

@@ -2,7 +2,7 @@
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 MODES = ("fp32", "w4a32", "w4a8", "w4a8-naive")
 L2_MODES = ("mddq-fp16", "int8-shared", "fp16")
@@ -21,12 +21,19 @@ class QuantConfig:
     magnitude_log_domain: bool = False
     l2_mode: str = "mddq-fp16"  # how l=2 features are stored in w4a8 (see docs/quantization.md)
     vector_warmup_epochs: int = 2  # QAT epochs before vector (l>0) quantization switches on
+    # Mixed precision of node features, indexed by l: int bits of l=0, magnitude bits of l=1
+    # (direction bits are codebook_bits), int/magnitude bits of l=2. None: activation_bits for all.
+    irrep_bits: Optional[Sequence[int]] = None
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"unknown quantization mode {self.mode!r}; choose from {MODES}")
         if self.l2_mode not in L2_MODES:
             raise ValueError(f"unknown l2_mode {self.l2_mode!r}; choose from {L2_MODES}")
+        if self.irrep_bits is not None:
+            object.__setattr__(self, "irrep_bits", tuple(int(b) for b in self.irrep_bits))
+            if any(not 2 <= b <= 16 for b in self.irrep_bits):
+                raise ValueError(f"irrep_bits must lie in 2..16, got {self.irrep_bits}")
         if self.group_size is not None and self.group_size < 1:
             raise ValueError(f"group_size must be positive, got {self.group_size}")
 
@@ -38,8 +45,16 @@ class QuantConfig:
     def quantizes_activations(self) -> bool:
         return self.mode in ("w4a8", "w4a8-naive")
 
+    def bits_for(self, degree: int) -> int:
+        """Bit width of the node-feature block of degree l (int bits, or magnitude bits for l > 0)."""
+        if self.irrep_bits is None or degree >= len(self.irrep_bits):
+            return self.activation_bits
+        return self.irrep_bits[degree]
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        values["irrep_bits"] = list(self.irrep_bits) if self.irrep_bits is not None else None
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "QuantConfig":

@@ -42,20 +42,21 @@ def _int4_scale_count(module: nn.Module) -> int:
 
 
 def feature_bytes(irreps: o3.Irreps, config: QuantConfig) -> float:
-    """Bytes of one atom's feature vector with these irreps, as stored in this mode."""
-    total = 0.0
+    """Bytes of one atom's feature vector with these irreps, as stored in this mode (bit-packed
+    when irrep_bits asks for widths that are not whole bytes)."""
+    total_bits = 0
     for mul, ir in irreps:
-        dim = 2 * ir.l + 1
+        dim, bits = 2 * ir.l + 1, config.bits_for(ir.l)
         if not config.quantizes_activations:
-            per_channel = FP32 * dim
+            per_channel = 32 * dim
         elif ir.l == 0 or config.mode == "w4a8-naive":
-            per_channel = dim  # int8
+            per_channel = bits * dim
         elif ir.l == 1:
-            per_channel = 1 + math.ceil(config.codebook_bits / 8)  # uint8 magnitude + codebook index
+            per_channel = bits + config.codebook_bits  # magnitude + codebook index
         else:
-            per_channel = {"mddq-fp16": 1 + 2 * dim, "int8-shared": dim, "fp16": 2 * dim}[config.l2_mode]
-        total += mul * per_channel
-    return total
+            per_channel = {"mddq-fp16": bits + 16 * dim, "int8-shared": bits * dim, "fp16": 16 * dim}[config.l2_mode]
+        total_bits += mul * per_channel
+    return total_bits / 8
 
 
 def activation_bytes_per_atom(model: EquivariantPotential, config: QuantConfig) -> float:
