@@ -43,18 +43,18 @@ class IrrepsQuantizer(nn.Module):
 
 
 def block_quantizer(mul: int, degree: int, config: QuantConfig, codebook) -> nn.Module:
-    bits = config.bits_for(degree)
+    bits, init = config.bits_for(degree), config.scale_init
     if degree == 0:
-        return LsqQuantizer(num_channels=mul, bits=bits, signed=True)
+        return LsqQuantizer(num_channels=mul, bits=bits, signed=True, init=init)
     if config.mode == "w4a8-naive":
-        return naive_vector_quantizer(mul, 2 * degree + 1, bits)
+        return naive_vector_quantizer(mul, 2 * degree + 1, bits, init=init)
     if degree == 1:
-        return MddqQuantizer(mul, codebook, magnitude_bits=bits, log_domain=config.magnitude_log_domain)
-    return l2_quantizer(config.l2_mode, mul, bits)
+        return MddqQuantizer(mul, codebook, magnitude_bits=bits, log_domain=config.magnitude_log_domain, init=init)
+    return l2_quantizer(config.l2_mode, mul, bits, init=init)
 
 
 def scalar_quantizer(num_channels: int, config: QuantConfig) -> LsqQuantizer:
-    return LsqQuantizer(num_channels=num_channels, bits=config.activation_bits, signed=True)
+    return LsqQuantizer(num_channels=num_channels, bits=config.activation_bits, signed=True, init=config.scale_init)
 
 
 # Hooks read their quantizer from the hooked module, so deep copies of the model stay consistent.

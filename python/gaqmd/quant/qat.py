@@ -7,6 +7,7 @@ import torch
 from gaqmd.model import EquivariantPotential, energy_and_forces
 from gaqmd.quant.activations import quantize_activations, set_vector_quantization
 from gaqmd.quant.config import QuantConfig
+from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.quant.weights import quantize_weights
 
 

@@ -111,12 +111,14 @@ def l2_quantizer(kind: str, channels: int, bits: int = 8, **kwargs) -> nn.Module
     if kind not in L2_OPTIONS:
         raise ValueError(f"unknown l=2 quantizer {kind!r}; choose from {sorted(L2_OPTIONS)}")
     if kind == "fp16":
+        kwargs.pop("init", None)  # nothing to initialise
         return Fp16Quantizer(channels, **kwargs)
     return L2_OPTIONS[kind](channels, bits=bits, **kwargs)
 
 
-def naive_vector_quantizer(channels: int, dim: int, bits: int = 8, per_channel: bool = False) -> NaiveInt8Vectors:
+def naive_vector_quantizer(channels: int, dim: int, bits: int = 8, per_channel: bool = False,
+                           init: str = "lsq") -> NaiveInt8Vectors:
     """The naive baseline for a C x (2l+1) block given its dimension dim = 2l+1."""
     if dim < 3 or dim % 2 == 0:
         raise ValueError(f"a vector block has odd dimension 2l+1 >= 3, got {dim}")
-    return NaiveInt8Vectors(channels, l=(dim - 1) // 2, per_channel=per_channel, bits=bits)
+    return NaiveInt8Vectors(channels, l=(dim - 1) // 2, per_channel=per_channel, bits=bits, init=init)
