@@ -5,7 +5,7 @@ in the modes w4a32, w4a8 (GAQ) and w4a8-naive (two runs at a time, one thread ea
 model is evaluated on the same test frames: energy/force MAE, LEE, energy invariance error,
 weight bytes and activation bytes per atom. Writes docs/results/gaq_rmd17.{md,json}.
 
-    python benchmarks/gaq_rmd17.py                 # QAT (15 min per run, 2 at a time) and report
+    python benchmarks/gaq_rmd17.py                 # QAT (12 min per run, 2 at a time) and report
     python benchmarks/gaq_rmd17.py --reuse         # report on the runs already in runs/
 """
 

@@ -15,6 +15,7 @@ class QuantConfig:
 
     mode: str = "w4a8"
     group_size: Optional[int] = None  # int4 scale per group of input channels; None: per output channel
+    weight_scale: str = "max"  # int4 scale: "max" (max|w|/7) or "mse" (clip ratio with least rounding error)
     activation_bits: int = 8
     scale_init: str = "lsq"  # activation scales from calibration data: "lsq" (2 mean|x|/sqrt(127)) or "max" (max|x|/127)
     codebook_bits: int = 16  # MDDQ directions: K = 2^b points (2-byte index)
@@ -31,6 +32,8 @@ class QuantConfig:
             raise ValueError(f"unknown quantization mode {self.mode!r}; choose from {MODES}")
         if self.l2_mode not in L2_MODES:
             raise ValueError(f"unknown l2_mode {self.l2_mode!r}; choose from {L2_MODES}")
+        if self.weight_scale not in ("max", "mse"):
+            raise ValueError(f"weight_scale must be 'max' or 'mse', got {self.weight_scale!r}")
         if self.scale_init not in ("max", "lsq"):
             raise ValueError(f"scale_init must be 'max' or 'lsq', got {self.scale_init!r}")
         if self.irrep_bits is not None:

@@ -43,13 +43,13 @@ def convert_weights(model: nn.Module) -> dict[str, PackedWeight]:
     for name, module in model.named_modules():
         if not parametrize.is_parametrized(module, "weight"):
             continue
-        group_size = module.parametrizations.weight[0].group_size
+        quantizer = module.parametrizations.weight[0]
         original = module.parametrizations.weight.original.detach()
         codes, scales, shapes = [], [], []
         for block in _blocks(module, original):
-            block_codes, block_scales = quantize_int4(block, group_size)
+            block_codes, block_scales = quantize_int4(block, quantizer.group_size, quantizer.scale_rule)
             codes.append(block_codes.reshape(-1))
             scales.append(block_scales)
             shapes.append(tuple(block.shape))
-        converted[name] = PackedWeight(pack_int4(torch.cat(codes)), scales, shapes, group_size)
+        converted[name] = PackedWeight(pack_int4(torch.cat(codes)), scales, shapes, quantizer.group_size)
     return converted

@@ -34,11 +34,33 @@ def _expand_scales(scales: torch.Tensor, in_features: int, group_size: Optional[
     return scales.repeat_interleave(width, dim=1)[:, :in_features]
 
 
+# Clip ratios tried by the "mse" scale rule: scale = ratio * max|w| / 7.
+CLIP_RATIOS = tuple(1.0 - 0.05 * k for k in range(11))
+
+
+def _mse_clip_ratio(groups: torch.Tensor, amax: torch.Tensor) -> torch.Tensor:
+    """groups (out, G, width), amax (out, G) -> the ratio of CLIP_RATIOS with the least squared
+    rounding error per group (the largest ratio on ties)."""
+    best_error = torch.full_like(amax, float("inf"))
+    best_ratio = torch.ones_like(amax)
+    for ratio in CLIP_RATIOS:
+        scale = torch.where(amax > 0, amax * ratio / INT4_MAX, torch.ones_like(amax)).unsqueeze(-1)
+        error = (torch.clamp(torch.round(groups / scale), -INT4_MAX, INT4_MAX) * scale - groups).pow(2).sum(-1)
+        better = error < best_error
+        best_error = torch.where(better, error, best_error)
+        best_ratio = torch.where(better, torch.full_like(amax, ratio), best_ratio)
+    return best_ratio
+
+
 @torch.no_grad()
-def quantize_int4(w: torch.Tensor, group_size: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+def quantize_int4(
+    w: torch.Tensor, group_size: Optional[int] = None, scale_rule: str = "max"
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """w (out, in) float -> (codes (out, in) int8 in [-7, 7], scales (out, n_groups) of w's dtype).
 
     n_groups = ceil(in / group_size) (the last group may be shorter), 1 without group_size.
+    scale_rule "max": scale = max|w| / 7 per group; "mse": the clip ratio of CLIP_RATIOS times
+    that which minimizes the group's squared rounding error (outliers clip, the rest resolve finer).
     """
     if w.dim() != 2:
         raise ValueError(f"expected a 2-D weight (out, in), got shape {tuple(w.shape)}")
@@ -47,7 +69,12 @@ def quantize_int4(w: torch.Tensor, group_size: Optional[int] = None) -> Tuple[to
     width = in_features if group_size is None else group_size
     padded = torch.zeros(out_features, n_groups * width, dtype=w.dtype, device=w.device)
     padded[:, :in_features] = w
-    amax = padded.reshape(out_features, n_groups, width).abs().amax(dim=-1)
+    groups = padded.reshape(out_features, n_groups, width)
+    amax = groups.abs().amax(dim=-1)
+    if scale_rule == "mse":
+        amax = amax * _mse_clip_ratio(groups, amax)
+    elif scale_rule != "max":
+        raise ValueError(f"scale_rule must be 'max' or 'mse', got {scale_rule!r}")
     scales = torch.where(amax > 0, amax / INT4_MAX, torch.ones_like(amax))
     codes = torch.clamp(torch.round(w / _expand_scales(scales, in_features, group_size)), -INT4_MAX, INT4_MAX)
     return codes.to(torch.int8), scales
@@ -83,15 +110,15 @@ class _Int4FakeQuant(torch.autograd.Function):
     """Forward dequantize(quantize(w)); backward identity (straight-through), itself differentiable."""
 
     @staticmethod
-    def forward(ctx, w, group_size):
-        codes, scales = quantize_int4(w, group_size)
+    def forward(ctx, w, group_size, scale_rule):
+        codes, scales = quantize_int4(w, group_size, scale_rule)
         return dequantize_int4(codes, scales, group_size)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, None
+        return grad, None, None
 
 
-def fake_quant_int4(w: torch.Tensor, group_size: Optional[int] = None) -> torch.Tensor:
+def fake_quant_int4(w: torch.Tensor, group_size: Optional[int] = None, scale_rule: str = "max") -> torch.Tensor:
     """w (out, in) -> int4-rounded w (equal to codes * scale bit for bit), gradient passed unchanged."""
-    return _Int4FakeQuant.apply(w, group_size)
+    return _Int4FakeQuant.apply(w, group_size, scale_rule)

@@ -18,7 +18,7 @@ def prepare_qat(model: EquivariantPotential, config: QuantConfig) -> Equivariant
     The model remembers its config as `model.quant_config`.
     """
     if config.quantizes_weights:
-        quantize_weights(model, config.group_size)
+        quantize_weights(model, config.group_size, config.weight_scale)
     if config.quantizes_activations:
         quantize_activations(model, config)
     model.quant_config = config

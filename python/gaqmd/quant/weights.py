@@ -16,35 +16,39 @@ from gaqmd.quant.int4 import fake_quant_int4
 
 
 class Int4Rows(nn.Module):
-    """(out, in) weight, one scale per row (or per group of in channels)."""
+    """(out, in) weight, one scale per row (or per group of in channels), chosen by scale_rule."""
 
-    def __init__(self, group_size: Optional[int] = None):
+    def __init__(self, group_size: Optional[int] = None, scale_rule: str = "max"):
         super().__init__()
         self.group_size = group_size
+        self.scale_rule = scale_rule
+
+    def quantize(self, weight: torch.Tensor) -> torch.Tensor:
+        return fake_quant_int4(weight, self.group_size, self.scale_rule)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        return fake_quant_int4(weight, self.group_size)
+        return self.quantize(weight)
 
 
 class Int4Columns(Int4Rows):
     """(in, out) weight such as an embedding table (species, channels): one scale per column."""
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        return fake_quant_int4(weight.t(), self.group_size).t()
+        return self.quantize(weight.t()).t()
 
 
 class Int4E3nnBlocks(Int4Rows):
     """Flat e3nn o3.Linear weight: one (mul_in, mul_out) block per path, scale per output channel."""
 
-    def __init__(self, block_shapes: list[tuple[int, int]], group_size: Optional[int] = None):
-        super().__init__(group_size)
+    def __init__(self, block_shapes: list[tuple[int, int]], group_size: Optional[int] = None, scale_rule: str = "max"):
+        super().__init__(group_size, scale_rule)
         self.block_shapes = [tuple(shape) for shape in block_shapes]
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         blocks, start = [], 0
         for mul_in, mul_out in self.block_shapes:
             block = weight[start : start + mul_in * mul_out].reshape(mul_in, mul_out)
-            blocks.append(fake_quant_int4(block.t(), self.group_size).t().reshape(-1))
+            blocks.append(self.quantize(block.t()).t().reshape(-1))
             start += mul_in * mul_out
         return torch.cat(blocks)
 
@@ -53,22 +57,22 @@ def e3nn_block_shapes(linear: o3.Linear) -> list[tuple[int, int]]:
     return [tuple(ins.path_shape) for ins in linear.instructions]
 
 
-def weight_quantizer(module: nn.Module, group_size: Optional[int]) -> Optional[nn.Module]:
+def weight_quantizer(module: nn.Module, group_size: Optional[int], scale_rule: str) -> Optional[nn.Module]:
     """The int4 parametrization for a module's 'weight', or None for modules without a matrix."""
     if isinstance(module, o3.Linear) and module.weight_numel > 0:
-        return Int4E3nnBlocks(e3nn_block_shapes(module), group_size)
+        return Int4E3nnBlocks(e3nn_block_shapes(module), group_size, scale_rule)
     if isinstance(module, nn.Linear):
-        return Int4Rows(group_size)
+        return Int4Rows(group_size, scale_rule)
     if isinstance(module, nn.Embedding):
-        return Int4Columns(group_size)
+        return Int4Columns(group_size, scale_rule)
     return None
 
 
-def quantize_weights(model: nn.Module, group_size: Optional[int] = None) -> list[str]:
+def quantize_weights(model: nn.Module, group_size: Optional[int] = None, scale_rule: str = "max") -> list[str]:
     """Attach int4 fake quantization to every weight matrix of model; returns the module names."""
     names = []
     for name, module in list(model.named_modules()):
-        quantizer = weight_quantizer(module, group_size)
+        quantizer = weight_quantizer(module, group_size, scale_rule)
         if quantizer is not None and not parametrize.is_parametrized(module, "weight"):
             parametrize.register_parametrization(module, "weight", quantizer)
             names.append(name)

@@ -42,6 +42,9 @@ class TrainConfig:
     min_lr_ratio: float = 0.01
     plateau_factor: float = 0.5
     plateau_patience: int = 10
+    # Learning-rate multiplier of activation-quantizer scales (QAT). Adam moves every parameter by
+    # about lr per step whatever its size, and these scales are ~1e-3..1e-1.
+    quantizer_lr_factor: float = 0.01
     energy_weight: float = 1.0
     force_weight: float = 10.0
     ema_decay: float = 0.99

@@ -40,6 +40,28 @@ def cosine_factor(epoch: int, progress: float, config: TrainConfig) -> float:
     return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine
 
 
+# Parameters that only shift the energy (no force depends on them). Adam moves every parameter by
+# about lr per step however small its gradient, so these would random-walk the energy offset;
+# they are fitted by least squares instead (refit_energy_shift).
+ENERGY_ONLY_PARAMETERS = ("readout.shift", "readout.out.bias")
+
+
+def parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """Model weights at lr; activation-quantizer scales (modules named *_quantizer) at
+    lr * quantizer_lr_factor; energy-only parameters not at all. Each group remembers its base
+    rate for the schedule."""
+    weights, scales = [], []
+    for name, parameter in model.named_parameters():
+        if name in ENERGY_ONLY_PARAMETERS:
+            continue
+        (scales if "_quantizer." in name else weights).append(parameter)
+    groups = [{"params": weights, "lr": config.lr, "base_lr": config.lr}]
+    if scales:
+        scale_lr = config.lr * config.quantizer_lr_factor
+        groups.append({"params": scales, "lr": scale_lr, "base_lr": scale_lr})
+    return groups
+
+
 def make_plateau_scheduler(optimizer, config: TrainConfig):
     if config.schedule == "cosine":
         return None
@@ -88,9 +110,7 @@ class Trainer:
         torch.manual_seed(config.train.seed)
         self.data = data or prepare_data(config.data, resolved_cutoff(config))
         self.model = (model if model is not None else build_model(config, self.data)).to(self.dtype)
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
-        )
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config.train), weight_decay=config.train.weight_decay)
         self.scheduler = make_plateau_scheduler(self.optimizer, config.train)
         self.ema = ExponentialMovingAverage(self.model, config.train.ema_decay)
         self.eval_model = copy.deepcopy(self.model)
@@ -170,9 +190,9 @@ class Trainer:
     def set_learning_rate(self) -> float:
         """Cosine: set this epoch's rate (so a wall-time budget still ends annealed); plateau: keep it."""
         if self.scheduler is None:
-            lr = self.config.train.lr * cosine_factor(self.state.epoch, self.progress(), self.config.train)
+            factor = cosine_factor(self.state.epoch, self.progress(), self.config.train)
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = group["base_lr"] * factor
         return self.optimizer.param_groups[0]["lr"]
 
     def record(self, train_loss: float, val: ErrorMetrics, lr: float) -> dict[str, float]:
@@ -231,8 +251,11 @@ class Trainer:
         return reason
 
     def finish(self) -> ErrorMetrics:
-        """Evaluate the best EMA model on the test frames in float64; write plots and metrics.json."""
-        model, _ = load_model(self.output / "best.pt", dtype=torch.float64)
+        """Refit the best EMA model's per-species energy shift on the training frames, then
+        evaluate it on the test frames in float64; write plots and metrics.json."""
+        model, metadata = load_model(self.output / "best.pt", dtype=torch.float64)
+        refit_energy_shift(model, self.data.train)
+        save_model(model, self.output / "best.pt", metadata)
         predictions = predict(model, self.data.test, dtype=torch.float64)
         test = ErrorMetrics.from_predictions(predictions)
         plot_learning_curve(self.state.history, self.output / "learning_curve.png")
@@ -249,6 +272,22 @@ class Trainer:
         }
         (self.output / "metrics.json").write_text(json.dumps(summary, indent=2))
         return test
+
+
+@torch.no_grad()
+def refit_energy_shift(model, dataset, batch_size: int = 16) -> None:
+    """Add to readout.shift the least-squares per-species correction of the energy residuals
+    E_ref - E_model over dataset (minimum-norm when species counts are collinear)."""
+    counts, residuals = [], []
+    num_species = len(model.config.species)
+    for graph in dataset.batches(batch_size):
+        graph = graph.to(dtype=torch.float64)
+        energy = model(graph.positions, graph.species, graph.edge_index, graph.edge_shift, graph.batch, graph.num_graphs)
+        one_hot = torch.nn.functional.one_hot(graph.species, num_species).to(torch.float64)
+        counts.append(torch.zeros(graph.num_graphs, num_species, dtype=torch.float64).index_add(0, graph.batch, one_hot))
+        residuals.append(graph.energy - energy)
+    correction = torch.linalg.lstsq(torch.cat(counts), torch.cat(residuals).unsqueeze(-1), driver="gelsd").solution
+    model.readout.shift.add_(correction.squeeze(-1).to(model.readout.shift.dtype))
 
 
 def train(config: RunConfig, resume: bool = False) -> ErrorMetrics:
