@@ -3,6 +3,7 @@
 import io
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,7 +11,10 @@ from gaqmd.cli import main
 from gaqmd.model.io import ModelFileError, load_model
 from gaqmd.testing.runs import tiny_run_config
 from gaqmd.train import Trainer
-from gaqmd.train.metrics import evaluate
+from gaqmd.data import GraphDataset, read_frames
+from gaqmd.testing.model import make_model
+from gaqmd.train.loop import refit_energy_shift
+from gaqmd.train.metrics import evaluate, predict
 
 def tiny_run(data_dir, output, epochs=4, **train):
     return tiny_run_config(data_dir / "rmd17" / "train_1000.xyz", output, epochs, **train)
@@ -83,3 +87,24 @@ def test_cli_reports_bad_config_keys(tmp_path, capsys):
     config.write_text("data:\n  path: x.xyz\ntrain:\n  epochz: 3\n")
     assert main(["train", str(config)]) == 2
     assert "epochz" in capsys.readouterr().err
+
+
+def test_energy_shift_refit_removes_a_constant_offset(data_dir):
+    frames = read_frames(data_dir / "rmd17" / "train_1000.xyz", index="0:20")
+    dataset = GraphDataset(frames, (1, 6, 8), 4.0)
+    model = make_model(species=(1, 6, 8), cutoff=4.0)
+    refit_energy_shift(model, dataset)
+    model.readout.shift.data += torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+    before = predict(model, dataset)
+    refit_energy_shift(model, dataset)
+    after = predict(model, dataset)
+    assert abs((before.energy_pred - before.energy_true).mean()) > 0.5
+    assert abs((after.energy_pred - after.energy_true).mean()) < 1e-9
+    np.testing.assert_array_equal(after.forces_pred, before.forces_pred)
+
+
+def test_energy_only_parameters_are_not_optimized(data_dir, tmp_path):
+    trainer = Trainer(tiny_run(data_dir, tmp_path, epochs=1))
+    optimized = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+    names = {name for name, p in trainer.model.named_parameters() if id(p) not in optimized}
+    assert names == {"readout.shift", "readout.out.bias"}
