@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gaqmd.data import Units, read_frames
+from gaqmd.data import read_frames
 from gaqmd.testing.model import energy_forces_fn, make_model
 from gaqmd.testing.tolerances import CUTOFF_CONTINUITY, FINITE_DIFFERENCE_FORCES
 

@@ -16,6 +16,7 @@ from torch import nn
 from gaqmd.model import EquivariantPotential
 from gaqmd.quant.codebook import SphericalCodebook
 from gaqmd.quant.config import QuantConfig
+from gaqmd.quant.frames import local_frames
 from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.quant.mddq import MddqQuantizer
 from gaqmd.quant.vector_baselines import l2_quantizer, naive_vector_quantizer
@@ -89,8 +90,18 @@ def quantize_activations(model: EquivariantPotential, config: QuantConfig) -> No
         attach_output(layer.radial_mlp, scalar_quantizer(layer.tensor_product.weight_numel, config))
         if layer.attention is not None:
             attach_input(layer.attention.key_radial, scalar_quantizer(layer.attention.key_radial.in_features, config))
+    if config.mode == "w4a8" and config.direction_frame == "local":
+        model.register_forward_pre_hook(_set_local_frames)
     attach_input(model.readout.hidden, scalar_quantizer(model.readout.hidden.in_features, config))
     attach_input(model.readout.out, scalar_quantizer(model.readout.out.in_features, config))
+
+
+def _set_local_frames(model, args):
+    """Forward pre-hook of the potential: frames from (positions, species, edge_index, edge_shift)."""
+    frames = local_frames(args[0], args[2], args[3])
+    for module in model.modules():
+        if isinstance(module, MddqQuantizer):
+            module.frames = frames
 
 
 def set_vector_quantization(model: nn.Module, enabled: bool) -> None:

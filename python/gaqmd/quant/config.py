@@ -20,6 +20,9 @@ class QuantConfig:
     scale_init: str = "lsq"  # activation scales from calibration data: "lsq" (2 mean|x|/sqrt(127)) or "max" (max|x|/127)
     codebook_bits: int = 16  # MDDQ directions: K = 2^b points (2-byte index)
     codebook_refine: bool = False  # refine the Fibonacci lattice by repulsion
+    # "local": snap directions in per-atom frames built from neighbours (rotation covariant, see
+    # gaqmd.quant.frames); "global": one fixed codebook orientation for all atoms (as in the paper)
+    direction_frame: str = "local"
     magnitude_log_domain: bool = False
     l2_mode: str = "mddq-fp16"  # how l=2 features are stored in w4a8 (see docs/quantization.md)
     vector_warmup_epochs: int = 2  # QAT epochs before vector (l>0) quantization switches on
@@ -32,6 +35,8 @@ class QuantConfig:
             raise ValueError(f"unknown quantization mode {self.mode!r}; choose from {MODES}")
         if self.l2_mode not in L2_MODES:
             raise ValueError(f"unknown l2_mode {self.l2_mode!r}; choose from {L2_MODES}")
+        if self.direction_frame not in ("local", "global"):
+            raise ValueError(f"direction_frame must be 'local' or 'global', got {self.direction_frame!r}")
         if self.weight_scale not in ("max", "mse"):
             raise ValueError(f"weight_scale must be 'max' or 'mse', got {self.weight_scale!r}")
         if self.scale_init not in ("max", "lsq"):

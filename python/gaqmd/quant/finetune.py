@@ -1,5 +1,6 @@
 """QAT fine-tuning from an FP32 model file: the engine behind `gaqmd quantize`."""
 
+import itertools
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -62,7 +63,7 @@ def quantize(parent: Path, config_path: Path, assignments: Sequence[str] = (), r
     if "split" in parent_metadata and data.split != Split.from_dict(parent_metadata["split"]):
         raise ValueError("the data split differs from the one the FP32 model was trained on; test frames could leak")
     prepare_qat(model.to(dtype), quant)
-    calibrate(model, _first(data.train.batches(config.train.batch_size), CALIBRATION_BATCHES), dtype)
+    calibrate(model, itertools.islice(data.train.batches(config.train.batch_size), CALIBRATION_BATCHES), dtype)
     trainer = Trainer(
         config,
         data=data,
@@ -74,7 +75,3 @@ def quantize(parent: Path, config_path: Path, assignments: Sequence[str] = (), r
         trainer.resume()
     print(f"stopped: {trainer.fit()}", file=sys.stderr)
     return trainer.finish()
-
-
-def _first(iterator, n: int) -> list:
-    return [batch for _, batch in zip(range(n), iterator)]

@@ -4,7 +4,6 @@ import math
 
 from e3nn import o3
 from torch import nn
-from torch.nn.utils import parametrize
 
 from gaqmd.model import EquivariantPotential
 from gaqmd.quant.config import QuantConfig

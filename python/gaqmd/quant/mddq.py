@@ -152,7 +152,12 @@ class MddqCodes(NamedTuple):
 
 
 class MddqQuantizer(nn.Module):
-    """MDDQ of C x 1o features, flat (..., C*3) in and out, with a spherical codebook for u."""
+    """MDDQ of C x 1o features, flat (..., C*3) in and out, with a spherical codebook for u.
+
+    When `frames` (N, 3, 3) is set (gaqmd.quant.frames, one orthonormal frame per atom, x of shape
+    (N, C*3)), directions are snapped in each atom's frame: index of F u, codeword F^T c, which
+    makes the quantization commute with rotations. Codes then hold frame-local indices.
+    """
 
     def __init__(self, channels: int, codebook: SphericalCodebook, magnitude_bits: int = 8,
                  log_domain: bool = False, zero_threshold: float = 1e-6, init: str = "lsq"):
@@ -160,17 +165,27 @@ class MddqQuantizer(nn.Module):
         self.channels = channels
         self.codebook = codebook
         self.magnitude = MagnitudeQuantizer(channels, magnitude_bits, log_domain, zero_threshold, init)
+        self.frames = None  # set per forward by the model's frame hook (local-frame mode)
 
     def _directions(self, u: torch.Tensor, is_zero: torch.Tensor) -> torch.Tensor:
+        if self.frames is not None:
+            u = torch.einsum("nab,ncb->nca", self.frames.to(u.dtype), u)
         index = self.codebook.nearest(u)
         return torch.where(is_zero, torch.zeros_like(index), index)
+
+    def _codewords(self, index: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Codebook points of index (..., C) -> (..., C, 3), rotated back to the global frame."""
+        codeword = self.codebook.points.to(dtype)[index]
+        if self.frames is not None:
+            codeword = torch.einsum("nab,nca->ncb", self.frames.to(dtype), codeword)
+        return codeword
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fake quantization (..., C*3) -> (..., C*3), geometric STE backward."""
         v = split_vectors(x, self.channels)
         m, u, is_zero = polar(v.detach(), self.magnitude.zero_threshold)
         m_hat, in_range = self.magnitude(m, is_zero)
-        codeword = self.codebook.points.to(x.dtype)[self._directions(u, is_zero)]
+        codeword = self._codewords(self._directions(u, is_zero), x.dtype)
         return GeometricSTE.apply(v, m_hat, codeword, in_range, is_zero).flatten(-2)
 
     @torch.no_grad()
@@ -184,5 +199,4 @@ class MddqQuantizer(nn.Module):
     def dequantize(self, magnitude: torch.Tensor, direction: torch.Tensor, dtype: torch.dtype = torch.float32):
         """Codes -> (..., C*3) in `dtype`; equals forward(x) bit for bit for x of that dtype."""
         m_hat = self.magnitude.decode(magnitude, dtype)
-        codeword = self.codebook.points.to(dtype)[direction.long()]
-        return (m_hat.unsqueeze(-1) * codeword).flatten(-2)
+        return (m_hat.unsqueeze(-1) * self._codewords(direction.long(), dtype)).flatten(-2)

@@ -26,11 +26,23 @@ def prepare_qat(model: EquivariantPotential, config: QuantConfig) -> Equivariant
 
 
 def calibrate(model: EquivariantPotential, batches: Iterable, dtype: torch.dtype = torch.float32) -> None:
-    """Initialize every learned activation scale from data: forward passes in training mode,
-    vector quantizers included, before the optimizer or the weight EMA sees the scales."""
+    """Initialize every learned activation scale from data, before the optimizer or the weight EMA
+    see the scales: each batch initializes the scales afresh (training-mode forward, vector
+    quantizers included) and the final scale is the largest ("max" init) or mean ("lsq") seen."""
+    quantizers = [m for m in model.modules() if isinstance(m, LsqQuantizer)]
+    seen: list[list[torch.Tensor]] = [[] for _ in quantizers]
     was_training = model.training
     model.train()
     set_vector_quantization(model, True)
     for graph in batches:
+        for quantizer in quantizers:
+            quantizer.initialized.fill_(False)
         energy_and_forces(model, graph.to(dtype=dtype))
+        for scales, quantizer in zip(seen, quantizers):
+            scales.append(quantizer.scale.detach().clone())
+    with torch.no_grad():
+        for scales, quantizer in zip(seen, quantizers):
+            if scales:
+                stacked = torch.stack(scales)
+                quantizer.scale.copy_(stacked.amax(0) if quantizer.init == "max" else stacked.mean(0))
     model.train(was_training)

@@ -5,7 +5,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from gaqmd.data import GraphBatch, neighbor_list, species_index
+from gaqmd.data import neighbor_list, species_index
 from gaqmd.model import EquivariantPotential, model_config
 
 
