@@ -15,11 +15,15 @@ $(STAMP): pyproject.toml CMakeLists.txt
 	touch $@
 
 demo: $(STAMP)
-	OMP_NUM_THREADS=2 $(VENV)/bin/gaqmd evaluate python/gaqmd/models/aspirin_fp32.pt \
-		--data tests/data/rmd17/aspirin_1000.xyz --energy-unit meV --split test
+	OMP_NUM_THREADS=2 $(VENV)/bin/gaqmd evaluate python/gaqmd/models/aspirin_fp32.pt python/gaqmd/models/aspirin_w4a8.pt \
+		--data tests/data/rmd17/aspirin_1000.xyz --split test
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow and not gpu" -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/rmd17_fp32.py
+	$(PY) benchmarks/gaq_rmd17.py
 
 clean:
 	rm -rf $(VENV) build
