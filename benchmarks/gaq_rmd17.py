@@ -110,6 +110,18 @@ def ptq_symmetry(molecules: list[str], lee_frames: int) -> dict:
     return results
 
 
+def irreps_analyses(molecules: list[str], frames: int = 50) -> list[str]:
+    """`gaqmd analyze irreps` of each FP32 model on its test frames, into docs/results/irreps_<molecule>/."""
+    from gaqmd.analysis import analyze_model_file, write_report
+
+    links = []
+    for molecule in molecules:
+        analysis = analyze_model_file(ROOT / "runs" / f"{molecule}_fp32" / "best.pt", ROOT / DATA[molecule], split="test", frames=frames)
+        write_report(analysis, ROOT / "docs" / "results" / f"irreps_{molecule}")
+        links.append(f"- {molecule}: [irreps_{molecule}/irreps_analysis.md](irreps_{molecule}/irreps_analysis.md)")
+    return links
+
+
 def verdicts(r: dict) -> list[str]:
     fp32, gaq, naive = r["fp32"], r["w4a8"], r["w4a8-naive"]
     force_ratio = gaq["force_mae"] / fp32["force_mae"]
@@ -141,7 +153,7 @@ def ptq_section(ptq: dict, lee_frames: int) -> list[str]:
     return lines + [""]
 
 
-def report(results: dict, ptq: dict, lee_frames: int) -> str:
+def report(results: dict, ptq: dict, irreps_links: list[str], lee_frames: int) -> str:
     lines = [
         "# GAQ quantization on rMD17 (held-out frames)",
         "",
@@ -166,6 +178,7 @@ def report(results: dict, ptq: dict, lee_frames: int) -> str:
             )
         lines += ["", *verdicts(rows), ""]
     lines += ptq_section(ptq, lee_frames)
+    lines += ["## What each irrep degree carries (FP32 models, `gaqmd analyze irreps`)", "", *irreps_links, ""]
     return "\n".join(lines)
 
 
@@ -179,10 +192,11 @@ def main() -> None:
         quantize_all(args.molecules)
     results = evaluate_all(args.molecules, args.lee_frames)
     ptq = ptq_symmetry(args.molecules, args.lee_frames)
+    irreps_links = irreps_analyses(args.molecules)
     out = ROOT / "docs" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "gaq_rmd17.json").write_text(json.dumps({"qat": results, "ptq_symmetry": ptq}, indent=2))
-    (out / "gaq_rmd17.md").write_text(report(results, ptq, args.lee_frames))
+    (out / "gaq_rmd17.md").write_text(report(results, ptq, irreps_links, args.lee_frames))
     if "aspirin" in args.molecules:
         shutil.copy(run_dir("aspirin", "w4a8") / "best.pt", ROOT / "python" / "gaqmd" / "models" / "aspirin_w4a8.pt")
     print((out / "gaq_rmd17.md").read_text())
