@@ -4,6 +4,7 @@ A model file never runs code on load: torch.load(weights_only=True) admits only 
 containers, and the config is rebuilt from a dict of numbers and strings.
 """
 
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -40,9 +41,17 @@ def load_payload(path: Path) -> dict[str, Any]:
     return payload
 
 
+def atomic_save(payload: Any, path: Path) -> None:
+    """torch.save through a temporary file, so an interrupted write never leaves a broken file."""
+    path = Path(path)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
 def save_model(model: EquivariantPotential, path: Path, metadata: Optional[dict[str, Any]] = None) -> None:
-    """Write the model's config and weights (and JSON-like metadata) to path."""
-    torch.save(
+    """Write the model's config and weights (and JSON-like metadata) to path, atomically."""
+    atomic_save(
         {
             "format": MODEL_FORMAT,
             "version": FORMAT_VERSION,

@@ -4,7 +4,6 @@ import copy
 import csv
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gaqmd.model import energy_and_forces
-from gaqmd.model.io import CHECKPOINT_FORMAT, FORMAT_VERSION, load_model, load_payload, save_model
+from gaqmd.model.io import CHECKPOINT_FORMAT, FORMAT_VERSION, atomic_save, load_model, load_payload, save_model
 from gaqmd.train.config import RunConfig, TrainConfig, save_run_config
 from gaqmd.train.ema import ExponentialMovingAverage
 from gaqmd.train.metrics import ErrorMetrics, evaluate, predict
@@ -70,13 +69,6 @@ def make_plateau_scheduler(optimizer, config: TrainConfig):
             optimizer, factor=config.plateau_factor, patience=config.plateau_patience
         )
     raise ValueError(f"unknown schedule {config.schedule!r}; choose 'cosine' or 'plateau'")
-
-
-def atomic_save(payload: Any, path: Path) -> None:
-    """torch.save through a temporary file, so an interrupted write never leaves a broken file."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
 
 
 @dataclass
