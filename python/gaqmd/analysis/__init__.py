@@ -32,4 +32,5 @@ __all__ = [
     "norm_shares",
     "pca_2d",
     "write_report",
+    "zeroed_degrees",
 ]
