@@ -89,6 +89,41 @@ def _add_analyze(subparsers) -> None:
                    help="directory for the JSON, markdown and PNG files (default: ./irreps_analysis)")
 
 
+def _add_vmc(subparsers) -> None:
+    p = subparsers.add_parser(
+        "vmc",
+        help="variational Monte Carlo energy of an atom or molecule (FermiNet-style ansatz)",
+        description="Optimise a FermiNet-style neural wavefunction by VMC (Metropolis sampling, Forward "
+        "Laplacian local energies, Adam) and evaluate its energy with a blocked error bar. Prints the energy "
+        "in Hartree and writes vmc_summary.json, energy_trace.png and vmc_geometry.xyz (positions in Å, "
+        "energy in eV) into --output. Example: gaqmd vmc --system H2 --bond 1.4 --steps 2000",
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--system", metavar="NAME", help="H2 or an element symbol (an atom at the origin), e.g. He, Li")
+    where.add_argument("--xyz", type=Path, metavar="FILE",
+                       help="molecule from a plain XYZ file (positions in --length-unit)")
+    p.add_argument("--bond", type=float, default=None, help="H2 bond length in bohr (default 1.4)")
+    p.add_argument("--length-unit", choices=("A", "bohr"), default="A", help="unit of the --xyz positions (default A)")
+    p.add_argument("--charge", type=int, default=0, help="total charge in e (default 0)")
+    p.add_argument("--spin", type=int, default=None,
+                   help="2S = n_up - n_down (default: ground state for atoms H-Ar, else n_electrons mod 2)")
+    p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    p.add_argument("--walkers", type=int, default=256, help="MCMC walkers (default 256)")
+    p.add_argument("--eval-steps", type=int, default=200, help="evaluation samples of all walkers (default 200)")
+    p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
+    p.add_argument("--determinants", type=int, default=4, help="determinants K (default 4)")
+    p.add_argument("--hidden", type=int, default=32, help="one-electron features per layer (default 32)")
+    p.add_argument("--layers", type=int, default=2, help="interaction layers (default 2)")
+    p.add_argument("--no-jastrow", action="store_true", help="leave out the electron-electron Jastrow factor")
+    p.add_argument("--method", choices=("forward", "hessian"), default="forward",
+                   help="Laplacian: forward (Forward Laplacian, default) or hessian (autograd reference)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--output", type=Path, default=Path("vmc_run"), metavar="DIR",
+                   help="directory for the JSON, PNG and XYZ files (default: ./vmc_run)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gaqmd", description="Quantized equivariant ML potentials for OpenMM.")
     subparsers = p.add_subparsers(dest="command", required=True)
@@ -96,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
     _add_quantize(subparsers)
     _add_evaluate(subparsers)
     _add_analyze(subparsers)
+    _add_vmc(subparsers)
     return p
 
 
@@ -165,10 +201,41 @@ def _run_analyze(args) -> int:
     return 0
 
 
+def _run_vmc(args) -> int:
+    import torch
+
+    from gaqmd.vmc.ansatz import AnsatzConfig
+    from gaqmd.vmc.report import write_outputs
+    from gaqmd.vmc.systems import named_system, read_xyz
+    from gaqmd.vmc.train import TrainConfig, run_vmc
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.xyz is not None:
+        if args.bond is not None:
+            raise ValueError("--bond applies to --system H2 only")
+        system = read_xyz(args.xyz, args.length_unit, args.charge, args.spin)
+    else:
+        system = named_system(args.system, args.bond, args.charge, args.spin)
+    ansatz = AnsatzConfig(hidden_one=args.hidden, layers=args.layers, determinants=args.determinants,
+                          jastrow=not args.no_jastrow)
+    train = TrainConfig(steps=args.steps, walkers=args.walkers, learning_rate=args.lr, eval_steps=args.eval_steps,
+                        method=args.method, seed=args.seed)
+    print(f"{system.name}: {system.n_up} up, {system.n_down} down electrons, charge {system.charge}")
+    result = run_vmc(system, ansatz, train, progress=not args.no_progress)
+    print(f"E = {result.energy:.6f} ± {result.stderr:.6f} Ha (variance {result.variance:.4f} Ha², "
+          f"{result.seconds:.0f} s)")
+    settings = {"ansatz": vars(ansatz), "train": vars(train)}
+    paths = write_outputs(args.output, system, result, settings)
+    print(f"wrote {', '.join(path.name for path in paths)} to {args.output}")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     runners = {
-        "train": _run_train, "quantize": _run_quantize, "evaluate": _run_evaluate, "analyze": _run_analyze
+        "train": _run_train, "quantize": _run_quantize, "evaluate": _run_evaluate, "analyze": _run_analyze,
+        "vmc": _run_vmc,
     }
     try:
         return runners[args.command](args)
