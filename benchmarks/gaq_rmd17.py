@@ -130,7 +130,7 @@ def verdicts(r: dict) -> list[str]:
     return [
         f"- GAQ W4A8 force MAE / FP32: {force_ratio:.3f} (bar ≤ 1.10: {'met' if force_ratio <= 1.10 else 'missed'})",
         f"- GAQ W4A8 LEE: {gaq['lee']:.3g} meV/Å (bar ≤ 0.15: {'met' if gaq['lee'] <= 0.15 else 'missed'}); "
-        f"naive / GAQ: {lee_ratio:.1f}x (bar ≥ 30x: {'met' if lee_ratio >= 30 else 'missed'})",
+        f"naive / GAQ: {lee_ratio:.3g}x (bar ≥ 30x: {'met' if lee_ratio >= 30 else 'missed'})",
         f"- weight bytes FP32 / W4A8: {memory_ratio:.2f}x (bar ≥ 6x: {'met' if memory_ratio >= 6 else 'missed'})",
     ]
 
