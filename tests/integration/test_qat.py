@@ -30,14 +30,6 @@ def quantized_model(mode, frames, l_max=1, attention=False, **quant):
     return model.eval()
 
 
-@pytest.fixture
-def float64_default():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
 @pytest.mark.parametrize("l_max,attention", [(1, False), (2, True)])
 def test_w4a32_is_equivariant_to_float64_precision(ethanol, l_max, attention, float64_default):
     model = quantized_model("w4a32", ethanol, l_max=l_max, attention=attention)

@@ -17,15 +17,6 @@ def aspirin(data_dir):
     return read_frames(data_dir / "rmd17" / "aspirin_1000.xyz", units=Units(energy="meV"), index="0")[0]
 
 
-@pytest.fixture
-def float64_default():
-    """e3nn draws its random rotations in the default dtype; float32 rotations would add 1e-8 errors."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
 @pytest.mark.parametrize("l_max,attention", VARIANTS)
 def test_rotation_equivariance(aspirin, l_max, attention, float64_default):
     model = make_model(l_max=l_max, attention=attention)

@@ -1,8 +1,11 @@
 """Model hyperparameters (DESIGN §3) and the named presets."""
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
+
+from gaqmd.config import config_from_mapping
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown model options {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
+        return config_from_mapping(cls, values, "model options")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -49,7 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def model_config(species, preset: Optional[str] = None, **overrides) -> ModelConfig:
+def model_config(species, preset: str | None = None, **overrides) -> ModelConfig:
     """ModelConfig from a preset name plus explicit overrides (overrides win)."""
     values: dict[str, Any] = {}
     if preset is not None:

@@ -1,8 +1,11 @@
 """Quantization settings (DESIGN §4): which tensors are quantized, and how."""
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
+
+from gaqmd.config import config_from_mapping
 
 MODES = ("fp32", "w4a32", "w4a8", "w4a8-naive")
 L2_MODES = ("mddq-fp16", "int8-shared", "fp16")
@@ -14,7 +17,7 @@ class QuantConfig:
     vectors), w4a8-naive (int4 weights, int8 scalars, int8 per vector component: the baseline)."""
 
     mode: str = "w4a8"
-    group_size: Optional[int] = None  # int4 scale per group of input channels; None: per output channel
+    group_size: int | None = None  # int4 scale per group of input channels; None: per output channel
     weight_scale: str = "max"  # int4 scale: "max" (max|w|/7) or "mse" (clip ratio with least rounding error)
     activation_bits: int = 8
     scale_init: str = "lsq"  # activation scales from calibration data: "lsq" (2 mean|x|/sqrt(127)) or "max" (max|x|/127)
@@ -28,7 +31,7 @@ class QuantConfig:
     vector_warmup_epochs: int = 2  # QAT epochs before vector (l>0) quantization switches on
     # Mixed precision of node features, indexed by l: int bits of l=0, magnitude bits of l=1
     # (direction bits are codebook_bits), int/magnitude bits of l=2. None: activation_bits for all.
-    irrep_bits: Optional[Sequence[int]] = None
+    irrep_bits: Sequence[int] | None = None
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -69,8 +72,4 @@ class QuantConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "QuantConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown quantization options {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
+        return config_from_mapping(cls, values, "quantization options")

@@ -1,12 +1,14 @@
 """Run configuration (data, model, training) as frozen dataclasses, read from YAML with overrides."""
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import yaml
 
+from gaqmd.config import config_from_mapping
 from gaqmd.model.config import PRESETS
 
 
@@ -23,7 +25,7 @@ class DataConfig:
     atomic_energies: str = "fit"  # "fit" (least squares on the training frames) or an isolated-atom file
     n_train: int = 850
     n_val: int = 50
-    n_test: Optional[int] = None  # None: every remaining frame
+    n_test: int | None = None  # None: every remaining frame
     split_seed: int = 0
 
 
@@ -49,7 +51,7 @@ class TrainConfig:
     force_weight: float = 10.0
     ema_decay: float = 0.99
     early_stopping_patience: int = 60  # epochs without a better validation force MAE
-    max_minutes: Optional[float] = None  # wall-time budget; the run stops cleanly when it is spent
+    max_minutes: float | None = None  # wall-time budget; the run stops cleanly when it is spent
     dtype: str = "float32"
     seed: int = 0
 
@@ -59,7 +61,7 @@ class RunConfig:
     data: DataConfig
     train: TrainConfig = field(default_factory=TrainConfig)
     model: Mapping[str, Any] = field(default_factory=dict)  # overrides of ModelConfig, minus species
-    preset: Optional[str] = "small"
+    preset: str | None = "small"
     output: str = "runs/default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,20 +84,12 @@ class RunConfig:
         if preset is not None and preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
         return cls(
-            data=_build(DataConfig, values["data"], "data"),
-            train=_build(TrainConfig, values.get("train") or {}, "train"),
+            data=config_from_mapping(DataConfig, values["data"], "keys in 'data'"),
+            train=config_from_mapping(TrainConfig, values.get("train") or {}, "keys in 'train'"),
             model=dict(values.get("model") or {}),
             preset=preset,
             output=str(values.get("output", "runs/default")),
         )
-
-
-def _build(cls, values: Mapping[str, Any], section: str):
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"unknown keys in '{section}': {sorted(unknown)}; known: {sorted(known)}")
-    return cls(**values)
 
 
 def apply_overrides(values: dict[str, Any], assignments: Sequence[str]) -> dict[str, Any]:
@@ -114,7 +108,7 @@ def apply_overrides(values: dict[str, Any], assignments: Sequence[str]) -> dict[
     return values
 
 
-def load_run_config(path: Path, preset: Optional[str] = None, assignments: Sequence[str] = ()) -> RunConfig:
+def load_run_config(path: Path, preset: str | None = None, assignments: Sequence[str] = ()) -> RunConfig:
     """Read a YAML run config; --preset and --set override what the file says."""
     path = Path(path)
     if not path.is_file():
