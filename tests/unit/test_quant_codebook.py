@@ -14,8 +14,9 @@ from gaqmd.quant import (
     nearest_direction_bruteforce,
     refine_by_repulsion,
 )
-from gaqmd.quant import codebook as codebook_module
-from gaqmd.quant.codebook import ASSIGN_TOL, SCORE_TOL, build_candidate_tables, repulsion_energy
+from gaqmd.quant import codebook_tables as tables_module
+from gaqmd.quant.codebook import repulsion_energy
+from gaqmd.quant.codebook_tables import ASSIGN_TOL, SCORE_TOL, build_candidate_tables
 
 GOLDEN_ANGLE = 2.399963229728653  # rad, = 137.50776405 degrees = pi (3 - sqrt 5)
 
@@ -182,7 +183,7 @@ def test_state_dicts_with_the_tables_still_load():
 
 def _reference_tables(points, n_z, n_phi):
     """The former dense build, verbatim: every (cell, point) pair, O(cells * K) time."""
-    from gaqmd.quant.codebook import _unit
+    from gaqmd.quant.codebook_tables import _unit
 
     points = points.to(torch.float64)
     z_edges = torch.linspace(-1.0, 1.0, n_z + 1, dtype=torch.float64)
@@ -239,7 +240,7 @@ def test_requery_with_larger_k_gives_the_same_tables(monkeypatch):
     reference = _reference_tables(points, 19, 57)
     # Start every cell at k = 1 or 2: nearly all cells are re-queried (4x k each time), in small chunks.
     for ladder, chunks in (([1], dict(chunk_cells=100, chunk_entries=64)), ([2, 5], dict(chunk_entries=7))):
-        monkeypatch.setattr(codebook_module, "_K_LADDER", np.array(ladder))
+        monkeypatch.setattr(tables_module, "_K_LADDER", np.array(ladder))
         tables = build_candidate_tables(points, 19, 57, **chunks)
         assert torch.equal(tables[0], reference[0]) and torch.equal(tables[1], reference[1])
 
