@@ -2,22 +2,12 @@
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from ase.data import chemical_symbols
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from ase.data import chemical_symbols  # noqa: E402
-
-from gaqmd.analysis.embeddings import EmbeddingProjections  # noqa: E402
-from gaqmd.analysis.irreps import IrrepsAnalysis  # noqa: E402
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+from gaqmd.analysis.embeddings import EmbeddingProjections
+from gaqmd.analysis.irreps import IrrepsAnalysis
+from gaqmd.plotting import plt, save_figure
 
 
 def plot_norm_shares(a: IrrepsAnalysis, path: Path) -> Path:
@@ -33,7 +23,7 @@ def plot_norm_shares(a: IrrepsAnalysis, path: Path) -> Path:
     ax.set_title(f"Squared feature norm per degree l\n{a.n_frames} frames, {a.n_atoms} atoms", fontsize=10)
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_ablation(a: IrrepsAnalysis, path: Path) -> Path:
@@ -56,7 +46,7 @@ def plot_ablation(a: IrrepsAnalysis, path: Path) -> Path:
         ax.axhline(0, color="k", lw=0.8)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Zeroing degree l at inference")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_embeddings(e: EmbeddingProjections, path: Path) -> Path:
@@ -79,4 +69,4 @@ def plot_embeddings(e: EmbeddingProjections, path: Path) -> Path:
         ax.set(xticks=[], yticks=[], xlabel=f"{e.method} 1", ylabel=f"{e.method} 2")
     axes[0, 0].legend(markerscale=3, fontsize=8)
     fig.suptitle(f"Per-l invariant atom embeddings, {e.method} projection")
-    return _save(fig, path)
+    return save_figure(fig, path)

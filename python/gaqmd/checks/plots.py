@@ -5,23 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
 import matplotlib.ticker
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gaqmd.checks.conservation import ConservationResult  # noqa: E402
-from gaqmd.checks.parity import ParityResult  # noqa: E402
-from gaqmd.checks.stability import StabilityResult  # noqa: E402
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+from gaqmd.checks.conservation import ConservationResult
+from gaqmd.checks.parity import ParityResult
+from gaqmd.checks.stability import StabilityResult
+from gaqmd.plotting import plt, save_figure
 
 
 def _runs(results: ConservationResult | Sequence[ConservationResult]) -> list[ConservationResult]:
@@ -42,7 +32,7 @@ def plot_energy(results: ConservationResult | Sequence[ConservationResult], path
     ax.set(xlabel="time (ps)", ylabel="E_total - E_total(0) (meV/atom)", title="NVE total energy (Verlet)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_drift_vs_dt(results: Sequence[ConservationResult], path: Path) -> Path:
@@ -65,7 +55,7 @@ def plot_drift_vs_dt(results: Sequence[ConservationResult], path: Path) -> Path:
         ax.set_xticks(dts, [f"{dt:g}" for dt in dts])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(alpha=0.3, which="both")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_distributions(result: StabilityResult, path: Path, max_panels: int = 12) -> Path:
@@ -92,7 +82,7 @@ def plot_distributions(result: StabilityResult, path: Path, max_panels: int = 12
         ax.set_xlabel(unit, fontsize=8)
         ax.set_yticks([])
     axes[0, 0].legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_bond_stretch(result: StabilityResult, path: Path) -> Path:
@@ -106,7 +96,7 @@ def plot_bond_stretch(result: StabilityResult, path: Path) -> Path:
     ax.set(xlabel="frame", ylabel="longest bond / covalent length", title="bond stretch")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_parity(result: ParityResult, path: Path) -> Path:
@@ -124,4 +114,4 @@ def plot_parity(result: ParityResult, path: Path) -> Path:
     axes[2].set(ylabel="1 - mean cosine", xlabel="frame")
     for ax in axes:
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

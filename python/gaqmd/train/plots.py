@@ -3,13 +3,10 @@
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gaqmd.train.metrics import ErrorMetrics, Predictions  # noqa: E402
+from gaqmd.plotting import plt, save_figure
+from gaqmd.train.metrics import ErrorMetrics, Predictions
 
 
 def plot_learning_curve(history: Sequence[dict], path: Path) -> None:
@@ -26,9 +23,7 @@ def plot_learning_curve(history: Sequence[dict], path: Path) -> None:
     axes[2].set(xlabel="epoch", ylabel="learning rate")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _parity(ax, true: np.ndarray, pred: np.ndarray, label: str, unit: str, mae: float) -> None:
@@ -49,9 +44,5 @@ def plot_parity(predictions: Predictions, metrics: ErrorMetrics, path_prefix: Pa
     ):
         fig, ax = plt.subplots(figsize=(4.2, 4))
         _parity(ax, true, pred, name, unit, mae)
-        fig.tight_layout()
-        path = Path(f"{path_prefix}_{name}.png")
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, Path(f"{path_prefix}_{name}.png")))
     return paths

@@ -45,7 +45,7 @@ def data_units(config: DataConfig) -> Units:
     return Units(energy=config.energy_unit, length=config.length_unit, forces_are_gradients=config.forces_are_gradients)
 
 
-def read_labelled_frames(config: DataConfig) -> list[Frame]:
+def read_training_frames(config: DataConfig) -> list[Frame]:
     """Frames that all carry an energy and forces (training needs both)."""
     frames = read_frames(config.path, units=data_units(config), energy_key=config.energy_key, forces_key=config.forces_key)
     for frame in frames:
@@ -56,7 +56,7 @@ def read_labelled_frames(config: DataConfig) -> list[Frame]:
 
 def prepare_data(config: DataConfig, cutoff: float, species: Optional[Sequence[int]] = None) -> PreparedData:
     """Read, split and graph the frames; reference energies from the training frames or a file."""
-    frames = read_labelled_frames(config)
+    frames = read_training_frames(config)
     split = random_split(len(frames), config.n_train, config.n_val, config.n_test, seed=config.split_seed)
     species = tuple(species) if species else tuple(sorted({int(z) for f in frames for z in f.numbers}))
     train_frames = [frames[i] for i in split.train]

@@ -49,10 +49,7 @@ def write_geometry(path: Path, system: System, result: VMCResult) -> None:
 
 def plot_trace(path: Path, system: System, result: VMCResult) -> None:
     """Mean E_L per optimisation step, its running average, and the evaluated energy ± error."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gaqmd.plotting import plt, save_figure
 
     trace = np.asarray(result.trace)
     figure, axis = plt.subplots(figsize=(6.4, 4.0))
@@ -69,9 +66,7 @@ def plot_trace(path: Path, system: System, result: VMCResult) -> None:
     axis.set_ylabel("energy (Hartree)")
     axis.set_title(f"VMC: {system.name}")
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def write_outputs(output: Path, system: System, result: VMCResult, settings: dict) -> list[Path]:
