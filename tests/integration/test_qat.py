@@ -12,7 +12,7 @@ from gaqmd.quant import QuantConfig, calibrate, prepare_qat, unpack_int4
 from gaqmd.quant.activations import IrrepsQuantizer, set_vector_quantization
 from gaqmd.quant.convert import convert_weights
 from gaqmd.quant.footprint import weight_bytes
-from gaqmd.testing.model import energy_forces_fn, make_model
+from gaqmd.testing.model import energy_forces_fn, make_model, quantized_model
 from gaqmd.testing.runs import tiny_run_config
 from gaqmd.testing.tolerances import FLOAT64_EQUIVARIANCE
 from gaqmd.train import Trainer
@@ -21,13 +21,6 @@ from gaqmd.train import Trainer
 @pytest.fixture(scope="module")
 def ethanol(data_dir):
     return read_frames(data_dir / "rmd17" / "train_1000.xyz", index="0:12")
-
-
-def quantized_model(mode, frames, l_max=1, attention=False, **quant):
-    model = make_model(l_max=l_max, attention=attention, species=(1, 6, 8), channels=8)
-    prepare_qat(model, QuantConfig(mode=mode, **quant))
-    calibrate(model, GraphDataset(frames, model.config.species, model.config.cutoff).batches(4), torch.float64)
-    return model.eval()
 
 
 @pytest.mark.parametrize("l_max,attention", [(1, False), (2, True)])

@@ -45,3 +45,14 @@ def energy_forces_fn(model: EquivariantPotential, numbers: np.ndarray) -> Callab
         return energy.detach(), -gradient
 
     return fn
+
+
+def quantized_model(mode: str, frames, l_max: int = 1, attention: bool = False, **quant) -> EquivariantPotential:
+    """make_model (8 channels, species H C O) with QAT of `mode`, scales calibrated on frames (float64)."""
+    from gaqmd.data import GraphDataset
+    from gaqmd.quant import QuantConfig, calibrate, prepare_qat
+
+    model = make_model(l_max=l_max, attention=attention, species=(1, 6, 8), channels=8)
+    prepare_qat(model, QuantConfig(mode=mode, **quant))
+    calibrate(model, GraphDataset(frames, model.config.species, model.config.cutoff).batches(4), torch.float64)
+    return model.eval()

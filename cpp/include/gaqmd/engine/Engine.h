@@ -1,0 +1,39 @@
+#pragma once
+// The native engine: energy and analytic forces of a model description (docs/format.md) for one
+// configuration. It knows nothing about OpenMM; GaqForce's kernels and the ASE calculator call it.
+
+#include <memory>
+#include <vector>
+
+#include "gaqmd/engine/ModelData.h"
+
+namespace gaqmd {
+
+struct Model;  // validated, decoded parameters (engine-internal)
+
+class Engine {
+ public:
+  /// Validates and decodes the description; throws ModelError naming what is wrong.
+  explicit Engine(const ModelData& data);
+  ~Engine();
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
+
+  /// Atomic numbers in the model's species order.
+  const std::vector<int>& species() const;
+  /// r_c in Å.
+  double cutoff() const;
+
+  /// positions (n, 3) Å row-major; speciesIndex (n,) indices into species(); box: nullptr for
+  /// vacuum, else 9 numbers, the three periodic box vectors as rows, Å (OpenMM's reduced form).
+  /// Writes forces (n, 3) eV/Å (overwritten, not accumulated) and returns the energy in eV.
+  /// Throws InputError for NaN/inf positions, a species index out of range, or a box with a
+  /// height below 2 r_c. threads: worker threads (0: hardware concurrency).
+  double compute(const double* positions, const int* speciesIndex, int n, const double* box,
+                 double* forces, int threads = 1) const;
+
+ private:
+  std::unique_ptr<Model> model_;
+};
+
+}  // namespace gaqmd
