@@ -178,6 +178,7 @@ def _put_layer(out: Description, t: int, layer, quantized: bool) -> None:
     for k, linear in enumerate(layer.radial_mlp.layers):
         _put_torch_linear(out, f"{name}.radial{k}", linear)
     _put_tensor_product(out, name, layer)
+    _put_gate_constants(out, name, layer.gate)
     if layer.attention is not None:
         attention = layer.attention
         for part in ("query", "key", "key_radial"):
@@ -204,6 +205,15 @@ def _put_tensor_product(out: Description, name: str, layer) -> None:
         rows.append([path.i_in1, layer.irreps_sh[path.i_in2].ir.l, path.i_out])
         arrays[f"{name}.tp.cg{p}"] = _f64(path.coefficients)
     arrays[f"{name}.tp.paths"] = np.asarray(rows, dtype=np.int32).reshape(-1, 3)
+
+
+def _put_gate_constants(out: Description, name: str, gate) -> None:
+    """e3nn normalizes the gate's activations to unit second moment: act(x) = c * f(x). Probe c."""
+    one = torch.ones(1, 1, dtype=torch.float64)
+    scalar_act = gate.act_scalars.acts[0](one) / nn.functional.silu(one)
+    gate_act = gate.act_gates.acts[0](one) / torch.sigmoid(one)
+    out[1][f"{name}.gate.scalar_act_scale"] = _f64(scalar_act).reshape(())
+    out[1][f"{name}.gate.gate_act_scale"] = _f64(gate_act).reshape(())
 
 
 def _mode(model: EquivariantPotential) -> str:
