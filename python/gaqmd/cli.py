@@ -1,4 +1,4 @@
-"""Command-line interface: `gaqmd train`, `quantize`, `evaluate`, `analyze`. Thin: parsing and printing."""
+"""Command-line interface: `gaqmd train`, `quantize`, `evaluate`, `analyze`, `vmc`, `export`, `md`. Thin: parsing and printing."""
 
 import argparse
 import os
@@ -54,6 +54,46 @@ def _add_quantize(subparsers) -> None:
                    help="override a config entry, e.g. --set quant.mode=w4a8-naive --set train.epochs=5 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from <output>/checkpoint.pt")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _add_export(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="write a model.gaq file for the native engine (GaqForce, ASE calculator)",
+        description="Lower a gaqmd model or checkpoint (fp32, w4a32 or w4a8) to the model.gaq artifact: the XML "
+        "serialization of a GaqForce holding the packed int4 weights, scales, codebook and every coefficient "
+        "(docs/format.md).",
+    )
+    p.add_argument("model", type=Path, help="model file (.pt from `gaqmd train` or `gaqmd quantize`)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output file, e.g. model.gaq")
+
+
+def _add_md(subparsers) -> None:
+    from gaqmd.md.simulate import ENGINES, INTEGRATORS, TRAJECTORY_FORMATS, MDOptions
+
+    defaults = MDOptions()
+    p = subparsers.add_parser(
+        "md",
+        help="OpenMM molecular dynamics with a gaqmd model",
+        description="Run MD in OpenMM from a PDB or XYZ structure (a box in the file makes it periodic). Writes "
+        "topology.pdb, trajectory.dcd/.xtc (readable by mdtraj), energies.csv and summary.json (ns/day).",
+    )
+    p.add_argument("model", type=Path, help="model.gaq (from `gaqmd export`) or a gaqmd model file (.pt)")
+    p.add_argument("structure", type=Path, help="PDB or XYZ file")
+    p.add_argument("--steps", type=int, default=defaults.steps)
+    p.add_argument("--dt", type=float, default=defaults.dt_fs, help="time step in fs")
+    p.add_argument("--temperature", type=float, default=defaults.temperature_k, help="K (initial velocities; bath)")
+    p.add_argument("--integrator", choices=INTEGRATORS, default=defaults.integrator, help="verlet: NVE")
+    p.add_argument("--friction", type=float, default=defaults.friction_per_ps, help="Langevin friction, 1/ps")
+    p.add_argument("--platform", default=defaults.platform, help="OpenMM platform: Reference, CPU (CUDA when built)")
+    p.add_argument("--threads", type=int, default=None, help="CPU platform threads")
+    p.add_argument("--report", type=int, default=defaults.report_interval, help="steps between frames/CSV rows")
+    p.add_argument("--format", choices=TRAJECTORY_FORMATS, default=defaults.trajectory_format)
+    p.add_argument("--engine", choices=ENGINES, default=defaults.engine,
+                   help="native: the C++ GaqForce; pytorch: the model through openmm.PythonForce (reference)")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("-o", "--output", type=Path, default=Path("md"), help="output directory")
+    p.add_argument("--no-progress", action="store_true")
 
 
 def _add_analyze(subparsers) -> None:
@@ -132,6 +172,8 @@ def parser() -> argparse.ArgumentParser:
     _add_evaluate(subparsers)
     _add_analyze(subparsers)
     _add_vmc(subparsers)
+    _add_export(subparsers)
+    _add_md(subparsers)
     return p
 
 
@@ -201,6 +243,29 @@ def _run_analyze(args) -> int:
     return 0
 
 
+def _run_export(args) -> int:
+    from gaqmd.export.source import model_description
+    from gaqmd.openmm.force import save_model_description
+
+    attributes, arrays = model_description(args.model)
+    save_model_description(args.output, attributes, arrays)
+    size = args.output.stat().st_size
+    print(f"wrote {args.output} ({attributes['mode']}, {size / 1024:.1f} KiB)")
+    return 0
+
+
+def _run_md(args) -> int:
+    from gaqmd.md import MDOptions, read_structure, run_md
+
+    options = MDOptions(steps=args.steps, dt_fs=args.dt, temperature_k=args.temperature, integrator=args.integrator,
+                        friction_per_ps=args.friction, platform=args.platform, report_interval=args.report,
+                        trajectory_format=args.format, engine=args.engine, threads=args.threads, seed=args.seed)
+    result = run_md(args.model, read_structure(args.structure), args.output, options, progress=not args.no_progress)
+    print(f"{result.steps} steps in {result.seconds:.1f} s: {result.ns_per_day:.3f} ns/day")
+    print(f"wrote {', '.join(path.name for path in result.files.values())} to {args.output}")
+    return 0
+
+
 def _run_vmc(args) -> int:
     import torch
 
@@ -235,11 +300,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     runners = {
         "train": _run_train, "quantize": _run_quantize, "evaluate": _run_evaluate, "analyze": _run_analyze,
-        "vmc": _run_vmc,
+        "vmc": _run_vmc, "export": _run_export, "md": _run_md,
     }
     try:
         return runners[args.command](args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, FloatingPointError) as error:
         if os.environ.get("GAQMD_DEBUG"):
             raise
         print(f"gaqmd {args.command}: error: {error}", file=sys.stderr)
