@@ -255,7 +255,10 @@ def lower_model(model: EquivariantPotential) -> Description:
         "attention": str(int(c.attention)),
         "avg_num_neighbors": repr(float(c.avg_num_neighbors)),
     }
-    arrays: dict[str, np.ndarray] = {"species": np.asarray(c.species, dtype=np.int32)}
+    arrays: dict[str, np.ndarray] = {
+        "species": np.asarray(c.species, dtype=np.int32),
+        "basis.frequencies": _f64(model.basis.frequencies),
+    }
     out = (attributes, arrays)
     quantized = mode == "w4a8"
     if quantized:
