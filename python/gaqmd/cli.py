@@ -1,4 +1,4 @@
-"""Command-line interface: `gaqmd train`, `quantize`, `evaluate`, `analyze`, `vmc`, `export`, `md`. Thin: parsing and printing."""
+"""Command-line interface: `gaqmd train`, `quantize`, `evaluate`, `analyze`, `vmc`, `export`, `md`, `check`. Thin: parsing and printing."""
 
 import argparse
 import os
@@ -96,6 +96,30 @@ def _add_md(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+def _add_check(subparsers) -> None:
+    from gaqmd.checks.workflow import CheckOptions
+
+    defaults = CheckOptions()
+    p = subparsers.add_parser(
+        "check",
+        help="MD checks of a deployed model against its FP32 reference, with a report",
+        description="Equilibrate the molecule with the model (native engine, OpenMM), then measure: ns/day against "
+        "the FP32 PyTorch path, NVE drift over a time-step scan, parity with the FP32 model along an NVE "
+        "trajectory, bond/angle distributions against the FP32 model's trajectory, and the LEE. Writes "
+        "report.md, PNGs and summary.json.",
+    )
+    p.add_argument("model", type=Path, help="model.gaq or gaqmd model file (run on the native engine)")
+    p.add_argument("structure", type=Path, help="PDB or XYZ of a molecule (no periodic box)")
+    p.add_argument("--reference", type=Path, required=True, help="FP32 gaqmd model file (.pt), run through PyTorch")
+    p.add_argument("-o", "--output", type=Path, default=Path("check"), help="report directory")
+    p.add_argument("--temperature", type=float, default=defaults.temperature_k, help="K")
+    p.add_argument("--equilibration-steps", type=int, default=defaults.equilibration_steps, help="Langevin, 0.5 fs")
+    p.add_argument("--dt", type=float, nargs="+", default=list(defaults.dts_fs), help="NVE time steps to scan, fs")
+    p.add_argument("--nve-ps", type=float, default=defaults.nve_ps, help="length of each NVE run, ps")
+    p.add_argument("--sample-steps", type=int, default=defaults.sample_steps, help="NVE steps for parity/stability")
+    p.add_argument("--platform", default=defaults.platform)
+
+
 def _add_analyze(subparsers) -> None:
     p = subparsers.add_parser(
         "analyze",
@@ -174,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
     _add_vmc(subparsers)
     _add_export(subparsers)
     _add_md(subparsers)
+    _add_check(subparsers)
     return p
 
 
@@ -266,6 +291,26 @@ def _run_md(args) -> int:
     return 0
 
 
+def _run_check(args) -> int:
+    from gaqmd.checks.workflow import CheckOptions, run_checks
+    from gaqmd.md import read_structure
+
+    options = CheckOptions(temperature_k=args.temperature, equilibration_steps=args.equilibration_steps,
+                           dts_fs=tuple(args.dt), nve_ps=args.nve_ps, sample_steps=args.sample_steps,
+                           platform=args.platform)
+    summary = run_checks(args.model, args.reference, read_structure(args.structure), args.output, options)
+    print(f"speed: native {summary.engine_ns_per_day:.3f} ns/day, FP32 PyTorch {summary.reference_ns_per_day:.3f} "
+          f"ns/day ({summary.speedup:.1f}x)")
+    for dt, drift in summary.drift_meV_per_atom_ps.items():
+        verdict = "conserved" if summary.conserved[dt] else "NOT conserved"
+        print(f"NVE dt {dt} fs: drift {drift:+.4f} meV/atom/ps ({verdict})")
+    print(f"parity vs FP32: force MAE {summary.parity_force_mae_meV_A:.2f} meV/Å, energy MAE "
+          f"{summary.parity_energy_mae_meV:.2f} meV; LEE {summary.lee_meV_A:.3g} meV/Å; "
+          f"{'stable' if summary.stable else 'UNSTABLE'}")
+    print(f"wrote {', '.join(summary.files)} to {args.output}")
+    return 0
+
+
 def _run_vmc(args) -> int:
     import torch
 
@@ -300,7 +345,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     runners = {
         "train": _run_train, "quantize": _run_quantize, "evaluate": _run_evaluate, "analyze": _run_analyze,
-        "vmc": _run_vmc, "export": _run_export, "md": _run_md,
+        "vmc": _run_vmc, "export": _run_export, "md": _run_md, "check": _run_check,
     }
     try:
         return runners[args.command](args)

@@ -1,0 +1,169 @@
+"""OpenMM CPU-platform speed: the native GaqForce (fp32, w4a32, w4a8) vs the FP32 PyTorch model
+through openmm.PythonForce, side by side in one run, on aspirin in vacuum and periodic water boxes.
+
+All contenders use the same model hyperparameters (the bundled aspirin models: species H, C, O) and
+the same threads (CPU platform "Threads" = torch threads = --threads). Each measurement is the
+best of --repeats timings of --steps VerletIntegrator steps (0.5 fs) after a warm-up step; the
+water boxes are lattices of rigid-geometry water at 1 g/cm^3 (their dynamics are irrelevant here:
+a few steps from the lattice). Writes docs/results/engine_speed.{md,json}.
+
+    python benchmarks/engine_speed.py                    # ~10 min on 2 cores
+    python benchmarks/engine_speed.py --waters 216 --skip-pytorch-above 3000
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from rmd17_fp32 import machine  # noqa: E402
+
+DOCS = ROOT / "docs" / "results"
+WATER_PER_A3 = 0.0334  # molecules per Å^3 at 1 g/cm^3
+BAR_SPEEDUP = 10.0  # engine vs PyTorch path on aspirin (issue 4)
+
+
+def water_box(n_waters: int, seed: int = 0):
+    """(numbers (3n,), positions (3n, 3) Å, box edge Å): waters on a cubic lattice, random orientations."""
+    from scipy.spatial.transform import Rotation
+
+    per_side = int(np.ceil(n_waters ** (1 / 3)))
+    edge = (n_waters / WATER_PER_A3) ** (1 / 3)
+    spacing = edge / per_side
+    molecule = np.array([[0.0, 0.0, 0.0], [0.9572, 0.0, 0.0], [-0.2400, 0.9266, 0.0]])
+    rotations = Rotation.random(n_waters, random_state=seed).as_matrix()
+    grid = np.stack(np.meshgrid(*[np.arange(per_side)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n_waters]
+    centres = (grid + 0.5) * spacing
+    positions = (centres[:, None, :] + molecule @ rotations.transpose(0, 2, 1)).reshape(-1, 3)
+    return np.tile([8, 1, 1], n_waters), positions, edge
+
+
+def aspirin():
+    import ase.io
+
+    frame = ase.io.read(ROOT / "tests" / "data" / "rmd17" / "aspirin_1000.xyz", index=0)
+    return frame.numbers, frame.positions, None
+
+
+def native_description(mode: str):
+    """Model descriptions of the bundled aspirin models in each engine mode."""
+    from gaqmd.export import lower_model
+    from gaqmd.model import load_model
+    from gaqmd.models import bundled_model
+    from gaqmd.quant import QuantConfig, prepare_qat
+
+    if mode == "w4a8":
+        return lower_model(load_model(bundled_model("aspirin_w4a8"))[0])
+    model = load_model(bundled_model("aspirin_fp32"))[0]
+    if mode == "w4a32":
+        prepare_qat(model, QuantConfig(mode="w4a32"))
+    return lower_model(model)
+
+
+def make_context(force, numbers, positions, edge, threads: int):
+    import openmm
+    from openmm import app, unit
+
+    system = openmm.System()
+    for z in numbers:
+        system.addParticle(app.Element.getByAtomicNumber(int(z)).mass)
+    if edge is not None:
+        system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in np.eye(3) * edge / 10.0))
+    system.addForce(force)
+    integrator = openmm.VerletIntegrator(0.5 * unit.femtosecond)
+    platform = openmm.Platform.getPlatformByName("CPU")
+    context = openmm.Context(system, integrator, platform, {"Threads": str(threads)})
+    context.setPositions(positions / 10.0)
+    return context, integrator
+
+
+def time_steps(context, integrator, steps: int, repeats: int) -> float:
+    """Best seconds per step over repeats."""
+    integrator.step(1)
+    best = float("inf")
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        integrator.step(steps)
+        context.getState(getEnergy=True)
+        best = min(best, (time.perf_counter() - begin) / steps)
+    return best
+
+
+def contender_force(name: str, numbers, periodic: bool, descriptions):
+    from gaqmd.openmm.force import gaq_force
+
+    if name == "pytorch-fp32":
+        from gaqmd.models import bundled_model
+        from gaqmd.openmm.pytorch_force import pytorch_force_from_file
+
+        return pytorch_force_from_file(bundled_model("aspirin_fp32"), numbers, periodic=periodic)
+    return gaq_force(descriptions[name.split("-")[1]], atomic_numbers=list(numbers), periodic=periodic)
+
+
+def measure_system(label: str, system, descriptions, args) -> dict:
+    numbers, positions, edge = system
+    row = {"system": label, "atoms": int(len(numbers)), "ms_per_step": {}}
+    for name in ("pytorch-fp32", "engine-fp32", "engine-w4a32", "engine-w4a8"):
+        if name == "pytorch-fp32" and len(numbers) > args.skip_pytorch_above:
+            continue
+        force = contender_force(name, numbers, edge is not None, descriptions)
+        context, integrator = make_context(force, numbers, positions, edge, args.threads)
+        steps = max(1, args.steps if len(numbers) < 1000 else args.steps // 10)
+        row["ms_per_step"][name] = 1e3 * time_steps(context, integrator, steps, args.repeats)
+        print(f"  {label:>14} {name:>13}: {row['ms_per_step'][name]:9.3f} ms/step", flush=True)
+    row["ns_per_day"] = {k: 0.5e-6 / (v * 1e-3) * 86400 for k, v in row["ms_per_step"].items()}
+    return row
+
+
+def markdown(rows: list[dict], args) -> str:
+    names = ["pytorch-fp32", "engine-fp32", "engine-w4a32", "engine-w4a8"]
+    lines = ["# Native engine speed in OpenMM (CPU platform)", "",
+             f"Machine: {machine()}; threads: {args.threads}. Command: `python benchmarks/engine_speed.py "
+             f"--threads {args.threads}`. ns/day at 0.5 fs (VerletIntegrator), best of {args.repeats}.", "",
+             "| system | atoms | " + " | ".join(names) + " | engine-fp32 / pytorch | w4a8 / fp32 engine |",
+             "|---|---|" + "---|" * len(names) + "---|---|"]
+    for row in rows:
+        speed = row["ns_per_day"]
+        cells = [f"{speed[n]:.3f}" if n in speed else "—" for n in names]
+        ratio = f"{speed['engine-fp32'] / speed['pytorch-fp32']:.1f}x" if "pytorch-fp32" in speed else "—"
+        lines.append(f"| {row['system']} | {row['atoms']} | " + " | ".join(cells)
+                     + f" | {ratio} | {speed['engine-w4a8'] / speed['engine-fp32']:.2f}x |")
+    waters = [row for row in rows if row["system"].startswith("water")]
+    if len(waters) > 1:
+        lines += ["", "Cost per atom (µs/atom/step, engine fp32): "
+                  + ", ".join(f"{r['atoms']} atoms {1e3 * r['ms_per_step']['engine-fp32'] / r['atoms']:.2f}"
+                              for r in waters)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--waters", type=int, nargs="*", default=[216, 1000, 4000], help="water box sizes (molecules)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=50, help="steps per timing (a tenth above 1000 atoms)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-pytorch-above", type=int, default=100000, help="atoms")
+    parser.add_argument("--output", type=Path, default=DOCS)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    descriptions = {mode: native_description(mode) for mode in ("fp32", "w4a32", "w4a8")}
+    systems = [("aspirin", aspirin())] + [(f"water {n}", water_box(n)) for n in args.waters]
+    rows = [measure_system(label, system, descriptions, args) for label, system in systems]
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "engine_speed.json").write_text(json.dumps({"machine": machine(), "threads": args.threads,
+                                                                "rows": rows}, indent=2) + "\n")
+    text = markdown(rows, args)
+    (args.output / "engine_speed.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
