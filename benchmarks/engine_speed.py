@@ -21,7 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from rmd17_fp32 import machine  # noqa: E402
+from rmd17_fp32 import machine
 
 DOCS = ROOT / "docs" / "results"
 WATER_PER_A3 = 0.0334  # molecules per Å^3 at 1 g/cm^3
@@ -53,7 +53,7 @@ def aspirin():
 def native_description(mode: str):
     """Model descriptions of the bundled aspirin models in each engine mode."""
     from gaqmd.export import lower_model
-    from gaqmd.model import load_model
+    from gaqmd.model.io import load_model
     from gaqmd.models import bundled_model
     from gaqmd.quant import QuantConfig, prepare_qat
 
@@ -107,7 +107,7 @@ def contender_force(name: str, numbers, periodic: bool, descriptions):
 
 def measure_system(label: str, system, descriptions, args) -> dict:
     numbers, positions, edge = system
-    row = {"system": label, "atoms": int(len(numbers)), "ms_per_step": {}}
+    row = {"system": label, "atoms": len(numbers), "ms_per_step": {}}
     for name in ("pytorch-fp32", "engine-fp32", "engine-w4a32", "engine-w4a8"):
         if name == "pytorch-fp32" and len(numbers) > args.skip_pytorch_above:
             continue

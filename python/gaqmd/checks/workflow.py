@@ -93,7 +93,7 @@ def run_checks(model, reference, structure: Structure, output: Path, options: Ch
                log=print) -> CheckSummary:
     """model: model.gaq or gaqmd model file run on the native engine; reference: the FP32 gaqmd model
     file (.pt) run through PyTorch. Writes report.md, PNGs and summary.json into output."""
-    from gaqmd.model import load_model
+    from gaqmd.model.io import load_model
     from gaqmd.native import NativeModel
 
     if structure.box is not None:

@@ -25,6 +25,6 @@ def model_description(source: ModelSource) -> Description:
         from gaqmd.openmm.force import load_model_description
 
         return load_model_description(path)
-    from gaqmd.model import load_model
+    from gaqmd.model.io import load_model
 
     return lower_model(load_model(path)[0])

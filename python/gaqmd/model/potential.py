@@ -37,6 +37,7 @@ class EquivariantPotential(nn.Module):
             for irreps_in, irreps_out in zip(irreps[:-1], irreps[1:])
         )
         self.readout = ScalarReadout(c.channels, c.readout_hidden, len(c.species))
+        self.num_scalars = c.channels  # a plain int, so TorchScript need not see the config
 
     def atomic_energies(
         self,
@@ -47,14 +48,14 @@ class EquivariantPotential(nn.Module):
     ) -> torch.Tensor:
         """positions (N, 3) Å, species (N,), edge_index (2, E), edge_shift (E, 3) Å -> E_i (N,) eV."""
         vectors = positions[edge_index[1]] - positions[edge_index[0]] + edge_shift
-        distance = vectors.norm(dim=-1)
+        distance = torch.linalg.vector_norm(vectors, dim=-1)
         sh = self.spherical_harmonics(vectors)
         basis = self.basis(distance)
         envelope = self.envelope(distance)
         x = self.embedding(species)
         for layer in self.layers:
             x = layer(x, sh, basis, envelope, edge_index)
-        return self.readout(x[:, : self.config.channels], species)
+        return self.readout(x[:, : self.num_scalars], species)
 
     def forward(
         self,

@@ -9,9 +9,9 @@ _NORM_EPS = 1e-12
 _DENOMINATOR_EPS = 1e-30
 
 
-def l2_normalize(x: torch.Tensor) -> torch.Tensor:
+def l2_normalize(x: torch.Tensor, eps: float = _NORM_EPS) -> torch.Tensor:
     """x (..., A) -> x / sqrt(|x|^2 + eps)."""
-    return x * torch.rsqrt((x * x).sum(-1, keepdim=True) + _NORM_EPS)
+    return x * torch.rsqrt((x * x).sum(-1, keepdim=True) + eps)
 
 
 class CutoffAttention(nn.Module):
@@ -28,6 +28,7 @@ class CutoffAttention(nn.Module):
         self.key = nn.Linear(num_scalars, dim, bias=False)
         self.key_radial = nn.Linear(num_basis, dim, bias=False)
         self.temperature = nn.Parameter(torch.tensor(float(temperature)))
+        self.denominator_eps = _DENOMINATOR_EPS
 
     def forward(
         self,
@@ -44,4 +45,4 @@ class CutoffAttention(nn.Module):
         weights = envelope * torch.exp(logits)
         denominator = torch.zeros(scalars.shape[0], dtype=weights.dtype, device=weights.device)
         denominator = denominator.index_add(0, center, weights)
-        return weights / (denominator[center] + _DENOMINATOR_EPS)
+        return weights / (denominator[center] + self.denominator_eps)
