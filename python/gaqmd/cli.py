@@ -270,10 +270,10 @@ def _run_analyze(args) -> int:
 
 def _run_export(args) -> int:
     from gaqmd.export.source import model_description
-    from gaqmd.openmm.force import save_model_description
+    from gaqmd.openmm.force import save_model
 
     attributes, arrays = model_description(args.model)
-    save_model_description(args.output, attributes, arrays)
+    save_model(args.output, attributes, arrays)
     size = args.output.stat().st_size
     print(f"wrote {args.output} ({attributes['mode']}, {size / 1024:.1f} KiB)")
     return 0
