@@ -141,6 +141,6 @@ def _attributes(attributes: Mapping[str, str]) -> dict[str, str]:
 
 
 def _arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Native byte order (the format is little-endian; this machine is too), C order."""
-    return {name: np.ascontiguousarray(value, dtype=np.asarray(value).dtype.newbyteorder("="))
+    """Native byte order (the format is little-endian; this machine is too), C order, shapes kept."""
+    return {name: np.asarray(value, dtype=np.asarray(value).dtype.newbyteorder("="), order="C")
             for name, value in arrays.items()}
