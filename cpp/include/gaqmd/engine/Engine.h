@@ -2,7 +2,9 @@
 // The native engine: energy and analytic forces of a model description (docs/format.md) for one
 // configuration. It knows nothing about OpenMM; GaqForce's kernels and the ASE calculator call it.
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "gaqmd/engine/ModelData.h"
@@ -10,6 +12,13 @@
 namespace gaqmd {
 
 struct Model;  // validated, decoded parameters (engine-internal)
+
+/// A debug tensor (row-major); integer: the values are indices (edge lists).
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<double> values;
+  bool integer = false;
+};
 
 class Engine {
  public:
@@ -31,6 +40,15 @@ class Engine {
   /// height below 2 r_c. threads: worker threads (0: hardware concurrency).
   double compute(const double* positions, const int* speciesIndex, int n, const double* box,
                  double* forces, int threads = 1) const;
+
+  /// Debug entry (DESIGN §5): the forward and backward intermediates of compute(), by name:
+  /// edge_index (2, E) [center, neighbour] in the engine's edge order; per edge basis (E, K),
+  /// envelope (E,), sh (E, (l_max+1)²); per layer t, "layer{t}.": x (input), xq (after in_q),
+  /// x_up (after up_q), radial (E, P·C), alpha (E,) with attention, messages (n, D_mid)
+  /// aggregated, gate_in (n, D_gate), out (n, D_out), grad_x = dE/dx and grad_out = dE/dout;
+  /// frames (n, 3, 3) (w4a8 local), atom_energy (n,), energy (), forces (n, 3).
+  std::map<std::string, Tensor> intermediates(const double* positions, const int* speciesIndex, int n,
+                                              const double* box) const;
 
  private:
   std::unique_ptr<Model> model_;

@@ -1,0 +1,36 @@
+#pragma once
+// Exact nearest-codeword lookup for MDDQ directions (docs/format.md, "nearest"): the index
+// maximising (u_x p_x + u_y p_y) + u_z p_z, lowest index on ties, via a z-phi bucket table whose
+// cells list every point that can win for a direction in the cell (criterion of
+// python/gaqmd/quant/codebook.py), built here by a range search over points binned on the same grid.
+
+#include <vector>
+
+namespace gaqmd {
+
+class Codebook {
+ public:
+  /// points (K, 3) row-major unit vectors; cellScale: cell side in units of the point spacing.
+  explicit Codebook(std::vector<double> points, double cellScale = 0.5);
+
+  int size() const { return static_cast<int>(points_.size() / 3); }
+  const double* point(int k) const { return points_.data() + 3 * k; }
+
+  /// Index of the best point for direction u (any norm); the zero vector (or NaN) gives 0.
+  int nearest(const double* u) const;
+  /// The brute-force reference (all K scores).
+  int nearestBruteForce(const double* u) const;
+
+  int numCells() const { return nZ_ * nPhi_; }
+  long long numEntries() const { return static_cast<long long>(indices_.size()); }
+
+ private:
+  int cellOf(const double* u) const;  // -1 for the zero vector / NaN
+  void build();
+
+  std::vector<double> points_;
+  int nZ_ = 0, nPhi_ = 0;
+  std::vector<int> offsets_, indices_;  // CSR: candidates of each cell, ascending
+};
+
+}  // namespace gaqmd

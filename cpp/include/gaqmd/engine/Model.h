@@ -1,0 +1,111 @@
+#pragma once
+// Engine-internal: the validated, decoded model (docs/format.md). Matrices are dense float64 with
+// the normalization alpha folded in; quantizer parameters are plain vectors.
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gaqmd/engine/Codebook.h"
+#include "gaqmd/engine/ModelData.h"
+
+namespace gaqmd {
+
+enum class Mode { Fp32, W4A32, W4A8 };
+
+/// Irrep blocks (mul, l); offset[b] = start of block b in the flat feature vector.
+struct Irreps {
+  std::vector<int> mul, l, offset;
+  int dim = 0;
+  int size() const { return static_cast<int>(mul.size()); }
+  bool operator==(const Irreps& o) const { return mul == o.mul && l == o.l; }
+};
+
+/// y = A x, A = alpha · W (rows out, cols in), row-major.
+struct Matrix {
+  int rows = 0, cols = 0;
+  std::vector<double> a;
+  /// y (rows) = A x (cols); accumulate adds to y.
+  void apply(const double* x, double* y, bool accumulate = false) const;
+  /// gx (cols) += Aᵀ gy (rows).
+  void applyTransposedAdd(const double* gy, double* gx) const;
+};
+
+/// LSQ activation quantizer: one scale per channel.
+struct Lsq {
+  std::vector<double> scale;
+  double qmin = 0, qmax = 0;
+};
+
+/// MDDQ of a C x 1o block.
+struct Mddq {
+  std::vector<double> scale, logMin;
+  double qmax = 0;
+  bool logDomain = false;
+};
+
+/// Quantizer of an irreps feature vector, one entry per block (LSQ for l = 0, MDDQ for l = 1).
+struct IrrepsQuant {
+  std::vector<Lsq> lsq;
+  std::vector<Mddq> mddq;
+};
+
+/// e3nn o3.Linear: out[bout][v, m] += Σ_u W_p[v, u] in[bin][u, m].
+struct EquiLinear {
+  Irreps in, out;
+  std::vector<int> blockIn, blockOut;
+  std::vector<Matrix> w;
+};
+
+/// Channel-wise tensor-product path: mid[bmid][u, k] = w[p C + u] Σ_ab cg[a, b, k] x[bin][u, a] Y_lsh[b].
+struct TpPath {
+  int blockIn = 0, lIn = 0, lSh = 0, blockMid = 0, lOut = 0;
+  std::vector<double> cg;  // (2 lIn + 1, 2 lSh + 1, 2 lOut + 1)
+};
+
+struct Attention {
+  Matrix query, key, keyRadial;  // (A, C), (A, C), (A, K)
+  double temperature = 1.0;
+  Lsq keyRadialIn;  // w4a8
+};
+
+struct Layer {
+  Irreps in, out, mid, gate;
+  EquiLinear up, down, self;
+  Matrix radial[3];
+  std::vector<TpPath> tp;
+  bool residual = false;
+  int numGates = 0;  // G
+  double scalarActScale = 1.0, gateActScale = 1.0;
+  std::unique_ptr<Attention> attention;
+  // w4a8 quantizers
+  IrrepsQuant inQ, upQ;
+  Lsq radialIn[3], radialOut;
+};
+
+struct Readout {
+  Matrix hidden, out;
+  std::vector<double> hiddenBias, outBias, scale, shift;
+  Lsq hiddenIn, outIn;  // w4a8
+};
+
+struct Model {
+  Mode mode = Mode::Fp32;
+  double cutoff = 0, cutoffP = 6, avgNumNeighbors = 1, zeroThreshold = 0;
+  int numBasis = 0, channels = 0, lMax = 1, numLayers = 0;
+  bool attention = false, localFrames = false;
+  std::vector<int> species;
+  std::vector<double> frequencies;
+  Matrix embedding;  // (C, S)
+  std::vector<Layer> layers;
+  Readout readout;
+  std::unique_ptr<Codebook> codebook;  // w4a8
+
+  bool quantizesActivations() const { return mode == Mode::W4A8; }
+};
+
+/// Validates `data` against docs/format.md and decodes it; throws ModelError naming the problem.
+std::unique_ptr<Model> decodeModel(const ModelData& data);
+
+}  // namespace gaqmd

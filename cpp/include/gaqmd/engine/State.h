@@ -1,0 +1,95 @@
+#pragma once
+// Engine-internal: what the forward pass keeps for the backward pass, and the per-node and
+// per-edge building blocks both passes use. Shapes: n atoms, P pairs, E = 2P directed edges,
+// D_in / D_mid / D_gate / D_out the irreps dimensions of a layer, K basis size, C channels.
+
+#include <vector>
+
+#include "gaqmd/engine/Model.h"
+#include "gaqmd/engine/Neighbors.h"
+
+namespace gaqmd {
+
+/// MDDQ decisions of one l = 1 block, per (atom, channel): codeword c (3), m, m̂, in-range, zero.
+struct MddqState {
+  std::vector<double> c, m, mHat, inRange;
+  std::vector<char> zero;
+};
+
+struct LayerState {
+  std::vector<double> x, xq, xuPre, xu;  // (n, D_in): input, after in_q, linear_up, after up_q
+  std::vector<double> M, g, out;         // (n, D_mid), (n, D_gate), (n, D_out)
+  std::vector<double> ef, h1, h2, w0, w;  // per pair: (P, K), (P, H), (P, H), (P, PC) pre-quant, (P, PC)
+  std::vector<MddqState> inQ, upQ;       // per block (empty for l = 0 blocks)
+  // attention: Q (n, A) raw query, Ks (n, A) = W_k s, kr (P, A) = W_r ê, Kraw (E, A),
+  // expA (E,) = exp(a_e), alpha (E,), Z (n,)
+  std::vector<double> Q, Ks, kr, Kraw, expA, alpha, Z;
+};
+
+struct State {
+  int n = 0;
+  const NeighborList* list = nullptr;
+  const int* species = nullptr;
+  std::vector<double> u, basis, dbasis, env, denv, Y;  // per pair: (P,3), (P,K), (P,K), (P), (P), (P, (l+1)²)
+  std::vector<double> frames;                           // (n, 9) local frames (w4a8 local)
+  std::vector<LayerState> layers;
+  std::vector<double> readoutH, readoutH2, atomEnergy;  // (n, R) pre-SiLU, (n, R) post, (n,)
+  // backward
+  std::vector<std::vector<double>> gradIn, gradOut;  // per layer: dE/dx (n, D_in), dE/dout (n, D_out)
+  std::vector<double> gradR;                         // (P, 3) dE/dr_pair, Å⁻¹ eV
+};
+
+/// Scratch of one layer's backward: GM (n, D_mid) = dE/dM, Gxq / Gxu (n, D_in) = dE/dxq, dE/dxu;
+/// per edge gY (E, (l+1)²), gw (E, PC), gKraw (E, A), gEnv (E,) (attention's envelope gradient).
+struct LayerGrad {
+  std::vector<double> GM, Gxq, Gxu, gY, gw, gKraw, gEnv;
+};
+
+// --- building blocks (Features.cpp) ---
+
+/// Attention's normalization: 1 / sqrt(|v|² + 1e-12) of v (n).
+double inverseNorm(const double* v, int n);
+
+/// out (D_out) = L in (D_in); accumulate adds.
+void linearApply(const EquiLinear& L, const double* in, double* out, bool accumulate);
+/// gin (D_in) += Lᵀ gout (D_out).
+void linearTransposedAdd(const EquiLinear& L, const double* gout, double* gin);
+
+/// Fake-quantizes one atom's features x (D) into xq, recording MDDQ decisions of atom `atom`;
+/// frame: the atom's local frame (3x3) or nullptr (global codebook orientation).
+void quantizeIrreps(const Model& m, const IrrepsQuant& q, const Irreps& irreps, const double* x, double* xq,
+                    std::vector<MddqState>& st, int atom, const double* frame);
+/// Straight-through backward of quantizeIrreps: g (dE/dxq) -> gx (dE/dx), overwritten.
+void quantizeIrrepsBackward(const IrrepsQuant& q, const Irreps& irreps, const double* x, const double* g,
+                            const std::vector<MddqState>& st, int atom, double* gx);
+/// Per-channel LSQ of a vector x (n) -> xq; mask (n) optional.
+void lsqVector(const Lsq& q, const double* x, int n, double* xq);
+/// g (n) *= LSQ mask of x.
+void lsqMaskGrad(const Lsq& q, const double* x, int n, double* g);
+
+/// Gate (format.md step 7): g (D_gate) -> y (D_out).
+void gateForward(const Layer& L, const double* g, double* y);
+/// gy (D_out) -> gg (D_gate), overwritten.
+void gateBackward(const Layer& L, const double* g, const double* gy, double* gg);
+
+/// Spherical harmonics of edge e: Y of its pair times (-1)^l for a reversed edge.
+void edgeSh(const State& s, int lMax, int e, double* Y);
+/// Message of one edge (D_mid): m[path][u, k] = w[p C + u] Σ_ab cg[a, b, k] xj[bin][u, a] Y_b.
+void tensorProduct(const Layer& L, int C, const double* xj, const double* Y, const double* w, double* m);
+/// Backward of tensorProduct for dE/dm = gm: gxj += ..., gY += ..., gw += ... (each may be null).
+void tensorProductBackward(const Layer& L, int C, const double* xj, const double* Y, const double* w,
+                           const double* gm, double* gxj, double* gY, double* gw);
+
+// --- passes (Forward.cpp, Backward.cpp) ---
+
+/// Forward pass: fills s (geometry, per-layer state, atomEnergy) and returns E (eV).
+double forward(const Model& m, State& s, int threads);
+/// Per pair: radial MLP, envelope, basis, spherical-harmonic and attention-key gradients of one
+/// layer -> s.gradR (accumulated) (BackwardPairs.cpp).
+void pairBackward(const Model& m, const Layer& L, const LayerState& ls, const LayerGrad& lg, State& s, int threads);
+/// forces (n, 3) = -dE/dx from s.gradR.
+void pairForces(const State& s, double* forces, int threads);
+/// Backward pass after forward: fills s.gradIn/gradOut/gradR and writes forces (n, 3) eV/Å.
+void backward(const Model& m, State& s, double* forces, int threads);
+
+}  // namespace gaqmd

@@ -1,0 +1,59 @@
+#pragma once
+// The w4a8 quantizers (docs/format.md, "Quantizers") and int4 weight codes. Every forward divides
+// by the scale (never multiplies by a reciprocal) and rounds half to even, as PyTorch does.
+
+#include <cstdint>
+
+#include "gaqmd/math/common.h"
+
+namespace gaqmd::math {
+
+/// Round half to even (the default floating-point rounding mode).
+GAQMD_HD inline double roundHalfEven(double x) { return nearbyint(x); }
+
+GAQMD_HD inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/// LSQ fake quantization: clamp(rne(x / s), qmin, qmax) · s; *mask = 1 if qmin <= x/s <= qmax else 0
+/// (the clipped straight-through derivative dx̂/dx).
+GAQMD_HD inline double lsqFakeQuant(double x, double s, double qmin, double qmax, double* mask) {
+  const double w = x / s;
+  if (mask) *mask = (w >= qmin && w <= qmax) ? 1.0 : 0.0;
+  return clampd(roundHalfEven(w), qmin, qmax) * s;
+}
+
+/// Signed int4 code k (0-based, row-major) of a packed array: low nibble first, two's complement.
+GAQMD_HD inline int unpackInt4(const uint8_t* packed, int64_t k) {
+  const int nibble = (packed[k >> 1] >> (4 * (k & 1))) & 0xF;
+  return nibble >= 8 ? nibble - 16 : nibble;
+}
+
+/// MDDQ magnitude: m (> 0) -> m̂; *inRange = 1 if the code was not clamped (both domains).
+/// Linear: q = clamp(rne(m/s), 0, qmax), m̂ = q s. Log: q = clamp(rne((log m - logMin)/s), 0, qmax),
+/// m̂ = exp(logMin + q s).
+GAQMD_HD inline double mddqMagnitude(double m, double s, double qmax, bool logDomain, double logMin,
+                                     double* inRange) {
+  const double argument = logDomain ? log(m) - logMin : m;
+  const double w = argument / s;
+  if (inRange) *inRange = (w >= 0.0 && w <= qmax) ? 1.0 : 0.0;
+  const double fake = clampd(roundHalfEven(w), 0.0, qmax) * s;
+  return logDomain ? exp(logMin + fake) : fake;
+}
+
+/// Geometric STE of v̂ = m̂ c (one 3-vector): g = dE/dv̂ -> dE/dv =
+/// (g·c) inRange u + (m̂/m)(g - (g·u) u), u = v/m; zero vectors (isZero) pass g unchanged.
+GAQMD_HD inline void geometricSte(const double* g, const double* v, double m, double mHat, const double* c,
+                                  double inRange, bool isZero, double* gv) {
+  if (isZero) {
+    for (int a = 0; a < 3; ++a) gv[a] = g[a];
+    return;
+  }
+  double u[3];
+  for (int a = 0; a < 3; ++a) u[a] = v[a] / m;
+  const double alongC = dot(g, c) * inRange, alongU = dot(g, u), ratio = mHat / m;
+  for (int a = 0; a < 3; ++a) gv[a] = alongC * u[a] + ratio * (g[a] - alongU * u[a]);
+}
+
+/// Codebook score of direction u against point p: (u_x p_x + u_y p_y) + u_z p_z.
+GAQMD_HD inline double codebookScore(const double* u, const double* p) { return dot(u, p); }
+
+}  // namespace gaqmd::math
