@@ -1,9 +1,15 @@
 // validateGaqForce (what GaqForceImpl::initialize checks against the System) and the kernel
 // registration. The messages must name the particle and the element.
 #include <cstring>
+#include <map>
+#include <memory>
+#include <tuple>
 #include <iostream>
 
 #include "GaqKernelFactory.h"
+#include "ReferenceGaqKernels.h"
+#include "openmm/Context.h"
+#include "openmm/VerletIntegrator.h"
 #include "gaqmd/GaqKernels.h"
 #include "gaqmd/internal/GaqForceImpl.h"
 #include "openmm/OpenMMException.h"
@@ -81,9 +87,35 @@ static void testRegistration() {
   }
 }
 
+/// Reaches a Context's ContextImpl (Force::getContextImpl), to call the factory as OpenMM does.
+struct ContextImplAccess : OpenMM::Force {
+  OpenMM::ForceImpl* createImpl() const override { return nullptr; }
+  using OpenMM::Force::getContextImpl;
+};
+
+/// The CPU kernel runs the engine on the platform's "Threads"; the Reference kernel on one.
+static void testKernelThreads() {
+  OpenMM::System system;
+  system.addParticle(1.0);
+  for (auto [platformName, threads, expected] : {std::tuple{"CPU", "3", 3}, std::tuple{"Reference", "", 1}}) {
+    OpenMM::VerletIntegrator integrator(0.001);
+    std::map<std::string, std::string> properties;
+    if (*threads) properties["Threads"] = threads;
+    OpenMM::Context context(system, integrator, OpenMM::Platform::getPlatformByName(platformName), properties);
+    std::unique_ptr<OpenMM::KernelImpl> kernel(HostGaqKernelFactory().createKernelImpl(
+        CalcGaqForceKernel::Name(), context.getPlatform(), ContextImplAccess().getContextImpl(context)));
+    int used = dynamic_cast<ReferenceCalcGaqForceKernel&>(*kernel).getNumThreads();
+    if (used != expected) {
+      std::cerr << platformName << " kernel uses " << used << " threads, expected " << expected << "\n";
+      ++failures;
+    }
+  }
+}
+
 int main() {
   testValidation();
   testRegistration();
+  testKernelThreads();
   if (failures) std::cerr << failures << " check(s) failed\n";
   else std::cout << "test_openmm_validation: all checks passed\n";
   return failures ? 1 : 0;

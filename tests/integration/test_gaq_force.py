@@ -13,13 +13,13 @@ import pytest
 openmm = pytest.importorskip("openmm")
 _core = pytest.importorskip("gaqmd._core", reason="the native module gaqmd._core is not built")
 
-from openmm import app, unit  # noqa: E402
+from openmm import app, unit
 
-from gaqmd.export.lower import lower_model  # noqa: E402
-from gaqmd.native import NativeModel  # noqa: E402
-from gaqmd.openmm import units  # noqa: E402
-from gaqmd.openmm.force import gaq_force  # noqa: E402
-from gaqmd.testing.model import make_model  # noqa: E402
+from gaqmd.export.lower import lower_model
+from gaqmd.native import NativeModel
+from gaqmd.openmm import units
+from gaqmd.openmm.force import gaq_force
+from gaqmd.testing.model import make_model
 
 KJ = units.KJ_PER_MOL_PER_EV  # eV -> kJ/mol
 KJ_NM = units.KJ_PER_MOL_NM_PER_EV_ANGSTROM  # eV/Å -> kJ/mol/nm
@@ -100,8 +100,9 @@ def test_context_equals_the_engine(description, native, platform):
 
 
 def test_context_equals_the_pytorch_model(model, description):
-    from gaqmd.openmm.pytorch_force import ModelComputation
     import torch
+
+    from gaqmd.openmm.pytorch_force import ModelComputation
 
     system = make_system(METHANOL_Z, [gaq_force(description, atomic_numbers=METHANOL_Z)])
     energy, forces = evaluate(system, METHANOL)
@@ -197,8 +198,9 @@ def test_periodic_water_box_equals_the_engine(description, native, platform):
 
 
 def test_periodic_water_box_equals_the_pytorch_model(model, description):
-    from gaqmd.openmm.pytorch_force import ModelComputation
     import torch
+
+    from gaqmd.openmm.pytorch_force import ModelComputation
 
     positions, numbers, box = water_box()
     force = gaq_force(description, atomic_numbers=numbers, periodic=True)
@@ -248,3 +250,21 @@ def test_force_group_selects_the_force(description):
     group3 = context.getState(getEnergy=True, groups={3}).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     others = context.getState(getEnergy=True, groups={0, 1, 2}).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     assert group3 != 0.0 and others == 0.0
+
+
+@pytest.mark.parametrize(("mode", "attention"), [("w4a32", True), ("w4a8", False)])
+def test_quantized_models_in_a_context_equal_pytorch(data_dir, mode, attention):
+    import torch
+
+    from gaqmd.data import read_frames
+    from gaqmd.openmm.pytorch_force import ModelComputation
+    from gaqmd.testing.model import quantized_model
+
+    frames = read_frames(data_dir / "rmd17" / "train_1000.xyz", index="0:8")
+    model = quantized_model(mode, frames, attention=attention)
+    frame = frames[-1]
+    system = make_system(frame.numbers, [gaq_force(lower_model(model), atomic_numbers=frame.numbers)])
+    energy, forces = evaluate(system, frame.positions, "CPU")
+    torch_energy, torch_forces = ModelComputation(model, frame.numbers, torch.float64, False).energy_forces(frame.positions)
+    assert energy == pytest.approx(torch_energy * KJ, rel=PYTORCH_RTOL)
+    np.testing.assert_allclose(forces, torch_forces * KJ_NM, rtol=PYTORCH_RTOL, atol=PYTORCH_RTOL * np.abs(forces).max())

@@ -12,11 +12,11 @@ import pytest
 openmm = pytest.importorskip("openmm")
 _core = pytest.importorskip("gaqmd._core", reason="the native module gaqmd._core is not built")
 
-from openmm import app, unit  # noqa: E402
+from openmm import app, unit
 
-from gaqmd.export.lower import lower_model  # noqa: E402
-from gaqmd.openmm import GaqFileError, gaq_force, load_model_description, save_model  # noqa: E402
-from gaqmd.testing.model import make_model  # noqa: E402
+from gaqmd.export.lower import lower_model
+from gaqmd.openmm import GaqFileError, gaq_force, load_model_description, save_model
+from gaqmd.testing.model import make_model
 
 WATER = np.array([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])  # Å
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import openmm  # loads libOpenMM.so, which gaqmd._core links against: keep it before _core
@@ -34,7 +33,7 @@ from gaqmd import _core
 _core.register_kernels()  # idempotent: Reference and CPU learn the CalcGaqForce kernel
 
 Description = tuple[dict[str, str], dict[str, np.ndarray]]
-ModelSource = Union[str, Path, Description]
+ModelSource = str | Path | Description
 
 
 class GaqFileError(ValueError):
