@@ -113,6 +113,7 @@ void translateOpenMMExceptions() {
 
 void bindOpenMM(py::module_& m) {
   registerSerializationProxies();  // XmlSerializer knows GaqForce from the moment _core is imported
+  registerKernelFactories();       // and the platforms that `import openmm` loaded can run it
   translateOpenMMExceptions();
   m.def("register_kernels", &registerKernelFactories,
         "Register the CalcGaqForce kernels with the loaded Reference and CPU platforms (idempotent).");
