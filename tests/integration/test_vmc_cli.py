@@ -43,7 +43,7 @@ def test_xyz_input_with_charge_and_spin(tmp_path, capsys):
         (["--system", "Xx"], "unknown element 'Xx'"),
         (["--system", "H", "--spin", "0"], "1 electrons cannot have spin 2S = 0"),
         (["--system", "H2", "--spin", "1"], "2 electrons cannot have spin 2S = 1"),
-        (["--system", "He", "--bond", "1.0"], "--bond applies to H2 only"),
+        (["--system", "He", "--bond", "1.0"], "--bond applies to H2 and LiH only"),
         (["--xyz", "missing.xyz"], "no such file"),
     ],
 )
@@ -67,3 +67,29 @@ def test_system_or_xyz_is_required(capsys):
         main(["vmc", *TINY])
     assert exit_info.value.code == 2
     assert "--system" in capsys.readouterr().err
+
+
+def test_pretrain_and_minsr_options(tmp_path, capsys):
+    pytest.importorskip("pyscf")
+    output = tmp_path / "out"
+    assert main(["vmc", "--system", "LiH", "--pretrain", "5", "--pretrain-basis", "sto-3g", "--optimizer", "minsr",
+                 "--output", str(output), *TINY]) == 0
+    assert "2 up, 2 down electrons" in capsys.readouterr().out
+    settings = json.loads((output / "vmc_summary.json").read_text())["settings"]["train"]
+    assert settings["optimizer"] == "minsr" and settings["learning_rate"] == 0.05 and settings["pretrain_steps"] == 5
+
+
+def test_pretrain_without_pyscf_exits_with_an_install_hint(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pyscf(name, *args, **kwargs):
+        if name == "pyscf" or name.startswith("pyscf."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyscf)
+    assert main(["vmc", "--system", "He", "--pretrain", "10", "--output", str(tmp_path / "out"), *TINY]) == 2
+    assert "pip install pyscf" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -44,7 +44,7 @@ def test_xyz_positions_are_converted_to_bohr(tmp_path, unit, factor):
         (lambda: hydrogen_molecule(1.4, spin=4), "2 electrons cannot have spin"),
         (lambda: hydrogen_molecule(1.4, charge=2), "leaves 0 electrons"),
         (lambda: hydrogen_molecule(-1.0), "positive"),
-        (lambda: named_system("He", bond=1.0), "H2 only"),
+        (lambda: named_system("He", bond=1.0), "H2 and LiH only"),
         (lambda: make_system("x", ["H"], [(0.0, 0.0)]), "position"),
     ],
 )
@@ -68,3 +68,12 @@ def test_bad_xyz_files_name_the_problem(tmp_path):
         read_xyz(tmp_path / "missing.xyz")
     with pytest.raises(ValueError, match="length unit"):
         read_xyz(path, "nm")
+
+
+def test_lithium_hydride():
+    lih = named_system("LiH")
+    assert lih.symbols == ("Li", "H") and (lih.n_up, lih.n_down) == (2, 2)
+    assert lih.positions == ((0.0, 0.0, 0.0), (0.0, 0.0, 3.015))
+    assert named_system("lih", bond=3.2).positions[1][2] == pytest.approx(3.2)
+    with pytest.raises(ValueError, match="positive"):
+        named_system("LiH", bond=-1.0)

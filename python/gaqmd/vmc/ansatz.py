@@ -85,6 +85,25 @@ class FermiNet(nn.Module):
 
     def signed(self, positions: Value) -> tuple[Tensor, Value]:
         """(sign ψ, log|ψ|), both (...)."""
+        one, nucleus_distance, pair_distance = self._streams(positions)
+        signs, logs = None, None
+        for matrices in self._orbital_matrices(one, nucleus_distance):
+            sign, log_abs = ops.slogdet(matrices)  # (..., K)
+            signs, logs = (sign, log_abs) if logs is None else (signs * sign, logs + log_abs)
+        sign, log_abs = ops.signed_logsumexp(logs, signs, -1)
+        if self.log_jastrow is not None:
+            log_abs = log_abs + self._jastrow(pair_distance)
+        return sign, log_abs
+
+    def orbitals(self, positions: Tensor) -> list[Tensor]:
+        """The orbital matrices before the determinants, one per spin group: (..., K, m, m), entry
+        [k, i, j] = φ_kj(r_i) for the group's electrons i (rows) and orbitals j (columns)."""
+        one, nucleus_distance, _ = self._streams(positions)
+        return self._orbital_matrices(one, nucleus_distance)
+
+    def _streams(self, positions: Value) -> tuple[Value, Value, Value]:
+        """The one-electron stream after the interaction layers (..., n, F1), electron–nucleus
+        distances (..., n, A) and electron–electron distances (..., n, n, zero diagonal), bohr."""
         to_nuclei = ops.unsqueeze(positions, -2) - self.nuclei  # (..., n, A, 3)
         nucleus_distance = ops.norm(to_nuclei, -1)  # (..., n, A)
         pairs = ops.unsqueeze(positions, -2) - ops.unsqueeze(positions, -3)  # (..., n, n, 3): r_i − r_j
@@ -94,10 +113,7 @@ class FermiNet(nn.Module):
         two = ops.concat([pairs, ops.unsqueeze(pair_distance, -1)], -1)
         for layer in range(self.config.layers):
             one, two = self._interact(layer, one, two)
-        sign, log_abs = self._determinants(one, nucleus_distance)
-        if self.log_jastrow is not None:
-            log_abs = log_abs + self._jastrow(pair_distance)
-        return sign, log_abs
+        return one, nucleus_distance, pair_distance
 
     def _interact(self, layer: int, one: Value, two: Value) -> tuple[Value, Value]:
         """One interaction layer: one (..., n, F1), two (..., n, n, F2) -> the next streams."""
@@ -120,18 +136,16 @@ class FermiNet(nn.Module):
             new_two = new_two + two
         return new_one, new_two
 
-    def _determinants(self, one: Value, nucleus_distance: Value) -> tuple[Tensor, Value]:
-        """sign and log|Σ_k det Φ_k↑ det Φ_k↓| (...) from one (..., n, F1) and distances (..., n, A)."""
-        signs, logs = None, None
+    def _orbital_matrices(self, one: Value, nucleus_distance: Value) -> list[Value]:
+        """Φ_k per spin group, (..., K, m, m), from one (..., n, F1) and distances (..., n, A)."""
+        matrices = []
         for group, (start, m) in enumerate(self.groups):
             decay = torch.exp(self.log_decay[group])  # (A, K m)
             distance = ops.unsqueeze(ops.narrow(nucleus_distance, -2, start, m), -1)  # (..., m, A, 1)
             envelope = ops.sum(ops.exp(distance * -decay) * self.envelope_weight[group], -2)  # (..., m, K m)
             orbitals = ops.linear(ops.narrow(one, -2, start, m), *self.orbital_layers[group]) * envelope
-            matrices = ops.transpose(ops.unflatten(orbitals, -1, (self.config.determinants, m)), -3, -2)
-            sign, log_abs = ops.slogdet(matrices)  # (..., K)
-            signs, logs = (sign, log_abs) if logs is None else (signs * sign, logs + log_abs)
-        return ops.signed_logsumexp(logs, signs, -1)
+            matrices.append(ops.transpose(ops.unflatten(orbitals, -1, (self.config.determinants, m)), -3, -2))
+        return matrices
 
     def _jastrow(self, pair_distance: Value) -> Value:
         """J (...) from pair distances (..., n, n), bohr; each pair counted once."""

@@ -100,12 +100,21 @@ def hydrogen_molecule(bond: float = 1.4, charge: int = 0, spin: int | None = Non
     return make_system(f"H2 (R = {bond:g} bohr)", ["H", "H"], positions, charge, spin)
 
 
+def lithium_hydride(bond: float = 3.015, charge: int = 0, spin: int | None = None) -> System:
+    """LiH along z with Li at the origin and H at z = `bond`, bohr (3.015 bohr: the equilibrium)."""
+    if bond <= 0:
+        raise ValueError(f"LiH bond length must be positive, got {bond} bohr")
+    return make_system(f"LiH (R = {bond:g} bohr)", ["Li", "H"], [(0.0, 0.0, 0.0), (0.0, 0.0, bond)], charge, spin)
+
+
 def named_system(name: str, bond: float | None = None, charge: int = 0, spin: int | None = None) -> System:
-    """'H2' (bond in bohr, default 1.4) or an element symbol."""
+    """'H2' (bond in bohr, default 1.4), 'LiH' (default 3.015 bohr) or an element symbol."""
     if name.upper() == "H2":
         return hydrogen_molecule(1.4 if bond is None else bond, charge, spin)
+    if name.upper() == "LIH":
+        return lithium_hydride(3.015 if bond is None else bond, charge, spin)
     if bond is not None:
-        raise ValueError(f"--bond applies to H2 only, not to {name!r}")
+        raise ValueError(f"--bond applies to H2 and LiH only, not to {name!r}")
     return atom(name, charge, spin)
 
 
