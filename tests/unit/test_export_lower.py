@@ -97,3 +97,17 @@ def test_unexportable_models_are_refused_with_the_reason(ethanol):
     set_vector_quantization(warming_up, False)
     with pytest.raises(ExportError, match="warm-up"):
         lower_model(warming_up)
+
+
+def test_a_symmetric_quantizer_with_a_negative_learned_scale_exports_its_magnitude(ethanol):
+    model = quantized_model("w4a8", ethanol)
+    quantizer = model.layers[0].radial_mlp.layers[1].input_quantizer
+    with torch.no_grad():
+        quantizer.scale[0] = -quantizer.scale[0]
+        x = torch.randn(50, quantizer.num_channels, dtype=torch.float64)
+        flipped = quantizer(x)
+        quantizer.scale[0] = -quantizer.scale[0]
+        torch.testing.assert_close(flipped, quantizer(x), rtol=0, atol=0)  # the premise: odd in s
+        quantizer.scale[0] = -quantizer.scale[0]
+    arrays = lower_model(model)[1]
+    assert (arrays["layer0.radial1.in_q.scale"] > 0).all()

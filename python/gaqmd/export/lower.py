@@ -136,7 +136,14 @@ def _check_block(out: Description, name: str, expected: torch.Tensor) -> None:
 def _put_lsq(out: Description, name: str, quantizer: LsqQuantizer) -> None:
     if quantizer.channel_size is not None:
         raise ExportError(f"{name}: channel-block LSQ quantizers are not part of format version 1")
-    out[1][f"{name}.scale"] = _f64(quantizer.scale).reshape(-1)
+    scale = _f64(quantizer.scale).reshape(-1)
+    # Adam can walk a learned scale through zero. A symmetric quantizer is odd in s (round half to
+    # even is odd, the clamp is symmetric), so |s| gives the same values and STE mask; others cannot.
+    if quantizer.qmin == -quantizer.qmax:
+        scale = np.abs(scale)
+    if not (scale > 0).all():
+        raise ExportError(f"{name}: quantizer scales must be positive, got {scale[scale <= 0][:5].tolist()}")
+    out[1][f"{name}.scale"] = scale
     out[0][f"{name}.qmin"] = str(quantizer.qmin)
     out[0][f"{name}.qmax"] = str(quantizer.qmax)
 
