@@ -105,3 +105,19 @@ def test_mismatched_argument_shapes_are_refused(description):
         engine.compute(WATER[:, :2], WATER_SPECIES)
     with pytest.raises(core().InputError, match=r"species_index must have shape \(3,\)"):
         engine.compute(WATER, WATER_SPECIES[:2])
+
+
+def test_coincident_atoms_are_refused_and_empty_or_single_atoms_work(description):
+    engine = build(*description)
+    positions = WATER.copy()
+    positions[2] = positions[0]
+    with pytest.raises(core().InputError, match=r"atoms 0 and 2 are at the same position"):
+        engine.compute(positions, WATER_SPECIES)
+    box = np.diag([12.0, 12.0, 12.0])
+    positions[2] = positions[0] + box[1]  # a periodic image of atom 0
+    with pytest.raises(core().InputError, match=r"atoms 0 and 2 are at the same position"):
+        engine.compute(positions, WATER_SPECIES, box)
+    energy, forces = engine.compute(np.zeros((0, 3)), np.zeros(0, dtype=np.int32))
+    assert energy == 0.0 and forces.shape == (0, 3)
+    energy, forces = engine.compute(np.zeros((1, 3)), np.array([1], dtype=np.int32))
+    assert np.isfinite(energy) and np.array_equal(forces, np.zeros((1, 3)))

@@ -5,49 +5,26 @@
 
 #include "gaqmd/engine/Parallel.h"
 #include "gaqmd/engine/State.h"
-#include "gaqmd/math/activations.h"
 #include "gaqmd/math/sph.h"
 
 namespace gaqmd {
-namespace {
-
-/// gw (PC) = dE/dw -> gef (K) = dE/d(e f) through the radial MLP and its quantizers.
-void radialBackward(const Model& m, const Layer& L, const LayerState& ls, int p, double* gw, double* gef) {
-  const int K = m.numBasis, H = L.radial[0].rows, W = L.radial[2].rows;
-  const bool quant = m.quantizesActivations();
-  std::vector<double> g(H), g2(H), z(H);
-  if (quant) lsqMaskGrad(L.radialOut, &ls.w0[p * W], W, gw);
-  std::fill(g.begin(), g.end(), 0.0);
-  L.radial[2].applyTransposedAdd(gw, g.data());  // dE/da2
-  const double* hs[2] = {&ls.h1[p * H], &ls.h2[p * H]};
-  for (int layer = 1; layer >= 0; --layer) {  // through silu(h2) then silu(h1)
-    const double* h = hs[layer];
-    for (int k = 0; k < H; ++k) z[k] = math::silu(h[k]);
-    if (quant) lsqMaskGrad(L.radialIn[layer + 1], z.data(), H, g.data());
-    for (int k = 0; k < H; ++k) g[k] *= math::siluGrad(h[k]);
-    if (layer == 1) {
-      std::fill(g2.begin(), g2.end(), 0.0);
-      L.radial[1].applyTransposedAdd(g.data(), g2.data());
-      g.swap(g2);
-    }
-  }
-  std::fill(gef, gef + K, 0.0);
-  L.radial[0].applyTransposedAdd(g.data(), gef);
-  if (quant) lsqMaskGrad(L.radialIn[0], &ls.ef[p * K], K, gef);
-}
-
-}  // namespace
-
 void pairBackward(const Model& m, const Layer& L, const LayerState& ls, const LayerGrad& lg, State& s, int threads) {
   const NeighborList& nl = *s.list;
   const int P = nl.numPairs(), K = m.numBasis, W = L.radial[2].rows, dimY = math::shDim(m.lMax);
   const int A = L.attention ? L.attention->query.rows : 0;
   parallelFor(P, threads, [&](int begin, int end) {
-    std::vector<double> gw(W), gef(K), gBasis(K), gY(dimY), gKr(A);
-    for (int p = begin; p < end; ++p) {
+    std::vector<double> gwT(W * kRadialBatch), gefT(K * kRadialBatch), gef(K), gBasis(K), gY(dimY), gKr(A);
+    for (int p0 = begin; p0 < end; p0 += kRadialBatch) {
+    const int B = std::min(kRadialBatch, end - p0);
+    for (int b = 0; b < B; ++b) {
+      const int ef = nl.pairEdge[2 * (p0 + b)], eb = nl.pairEdge[2 * (p0 + b) + 1];
+      for (int k = 0; k < W; ++k)
+        gwT[k * B + b] = lg.gw[static_cast<size_t>(ef) * W + k] + lg.gw[static_cast<size_t>(eb) * W + k];
+    }
+    radialBackward(m, L, ls, p0, B, gwT.data(), gefT.data());
+    for (int p = p0; p < p0 + B; ++p) {
       const int ef = nl.pairEdge[2 * p], eb = nl.pairEdge[2 * p + 1];  // r_e = +r_p, -r_p
-      for (int k = 0; k < W; ++k) gw[k] = lg.gw[static_cast<size_t>(ef) * W + k] + lg.gw[static_cast<size_t>(eb) * W + k];
-      radialBackward(m, L, ls, p, gw.data(), gef.data());
+      for (int k = 0; k < K; ++k) gef[k] = gefT[k * B + (p - p0)];
       const double env = s.env[p];
       double gEnv = 0.0;
       for (int k = 0; k < K; ++k) {
@@ -74,6 +51,7 @@ void pairBackward(const Model& m, const Layer& L, const LayerState& ls, const La
       math::sphericalHarmonicsBackward(u, m.lMax, gY.data(), gu);
       math::unitVectorBackward(u, nl.pairD[p], gu, gr);
       for (int a = 0; a < 3; ++a) s.gradR[3 * p + a] += gd * u[a] + gr[a];
+    }
     }
   });
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 #include "gaqmd/math/quant.h"
 
@@ -42,6 +43,18 @@ Codebook::Codebook(std::vector<double> points, double cellScale) : points_(std::
   nZ_ = std::max(2, static_cast<int>(std::ceil(2.0 / side)));
   nPhi_ = std::max(4, static_cast<int>(std::ceil(2.0 * kPi / side)));
   build();
+}
+
+std::shared_ptr<const Codebook> Codebook::shared(const std::vector<double>& points) {
+  static std::mutex mutex;
+  static std::vector<std::weak_ptr<const Codebook>> live;
+  const std::lock_guard<std::mutex> lock(mutex);
+  live.erase(std::remove_if(live.begin(), live.end(), [](const auto& w) { return w.expired(); }), live.end());
+  for (const auto& weak : live)
+    if (auto book = weak.lock(); book && book->points_ == points) return book;
+  auto book = std::make_shared<const Codebook>(points);
+  live.push_back(book);
+  return book;
 }
 
 int Codebook::cellOf(const double* u) const {

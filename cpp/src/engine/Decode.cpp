@@ -164,7 +164,7 @@ std::unique_ptr<Model> decodeModel(const ModelData& data) {
     const Array& points = data.array("codebook.points");
     if (points.shape.size() != 2 || points.shape[1] != 3 || points.shape[0] < 1)
       throw ModelError("model array 'codebook.points' has shape " + shapeString(points.shape) + ", expected (K, 3)");
-    m->codebook = std::make_unique<Codebook>(r.doubles("codebook.points", points.shape));
+    m->codebook = Codebook::shared(r.doubles("codebook.points", points.shape));
   }
   return m;
 }

@@ -24,8 +24,32 @@ void Matrix::applyTransposedAdd(const double* gy, double* gx) const {
   for (int r = 0; r < rows; ++r) {
     const double* row = a.data() + static_cast<size_t>(r) * cols;
     const double g = gy[r];
-    if (g == 0.0) continue;
     for (int c = 0; c < cols; ++c) gx[c] += row[c] * g;
+  }
+}
+
+void Matrix::applyBatch(const double* X, int B, double* Y) const {
+  for (int r = 0; r < rows; ++r) {
+    const double* row = a.data() + static_cast<size_t>(r) * cols;
+    double* y = Y + static_cast<size_t>(r) * B;
+    std::fill(y, y + B, 0.0);
+    for (int c = 0; c < cols; ++c) {
+      const double w = row[c];
+      const double* x = X + static_cast<size_t>(c) * B;
+      for (int b = 0; b < B; ++b) y[b] += w * x[b];
+    }
+  }
+}
+
+void Matrix::applyTransposedAddBatch(const double* gY, int B, double* gX) const {
+  for (int r = 0; r < rows; ++r) {
+    const double* row = a.data() + static_cast<size_t>(r) * cols;
+    const double* g = gY + static_cast<size_t>(r) * B;
+    for (int c = 0; c < cols; ++c) {
+      const double w = row[c];
+      double* x = gX + static_cast<size_t>(c) * B;
+      for (int b = 0; b < B; ++b) x[b] += w * g[b];
+    }
   }
 }
 

@@ -88,28 +88,11 @@ void nodeInput(const Model& m, const Layer& L, LayerState& ls, State& s, int thr
   });
 }
 
-/// Radial MLP per pair: ef = e f -> w (P·C), with LSQ on every matrix input and on the output (w4a8).
+/// Radial MLP per pair (Radial.cpp).
 void radialMlp(const Model& m, const Layer& L, LayerState& ls, const State& s, int threads) {
   const int P = s.list->numPairs(), K = m.numBasis, H = L.radial[0].rows, W = L.radial[2].rows;
-  const bool quant = m.quantizesActivations();
   ls.ef.resize(P * K), ls.h1.resize(P * H), ls.h2.resize(P * H), ls.w0.resize(P * W), ls.w.resize(P * W);
-  parallelFor(P, threads, [&](int begin, int end) {
-    std::vector<double> a(std::max(K, H)), z(H);
-    for (int p = begin; p < end; ++p) {
-      double* ef = &ls.ef[p * K];
-      for (int k = 0; k < K; ++k) ef[k] = s.basis[p * K + k] * s.env[p];
-      if (quant) lsqVector(L.radialIn[0], ef, K, a.data()); else std::copy(ef, ef + K, a.data());
-      L.radial[0].apply(a.data(), &ls.h1[p * H]);
-      for (int h = 0; h < H; ++h) z[h] = math::silu(ls.h1[p * H + h]);
-      if (quant) lsqVector(L.radialIn[1], z.data(), H, a.data()); else std::copy(z.begin(), z.end(), a.begin());
-      L.radial[1].apply(a.data(), &ls.h2[p * H]);
-      for (int h = 0; h < H; ++h) z[h] = math::silu(ls.h2[p * H + h]);
-      if (quant) lsqVector(L.radialIn[2], z.data(), H, a.data()); else std::copy(z.begin(), z.end(), a.begin());
-      L.radial[2].apply(a.data(), &ls.w0[p * W]);
-      if (quant) lsqVector(L.radialOut, &ls.w0[p * W], W, &ls.w[p * W]);
-      else std::copy(&ls.w0[p * W], &ls.w0[p * W] + W, &ls.w[p * W]);
-    }
-  });
+  parallelFor(P, threads, [&](int begin, int end) { radialForward(m, L, ls, s, begin, end); });
 }
 
 /// Attention weights α_e (format.md, "Attention"), per center atom.

@@ -131,6 +131,9 @@ void collectPairs(const double* pos, int n, const double* box, double cutoff, co
             }
             const double d2 = (r[0] * r[0] + r[1] * r[1]) + r[2] * r[2];
             if (!(d2 < cutoff2)) continue;
+            if (d2 == 0.0)
+              throw InputError("atoms " + std::to_string(i) + " and " + std::to_string(j) +
+                               " are at the same position (or periodic image): " + vectorString(pos + 3 * i));
             list.pairI.push_back(i);
             list.pairJ.push_back(j);
             list.pairR.insert(list.pairR.end(), r, r + 3);

@@ -30,6 +30,11 @@ struct Matrix {
   void apply(const double* x, double* y, bool accumulate = false) const;
   /// gx (cols) += Aᵀ gy (rows).
   void applyTransposedAdd(const double* gy, double* gx) const;
+  /// Batched forms over B inputs stored transposed, X (cols, B) -> Y (rows, B), and
+  /// gX (cols, B) += Aᵀ gY (rows, B): each column is summed in the same order as apply /
+  /// applyTransposedAdd, so results are bitwise those of the unbatched calls.
+  void applyBatch(const double* X, int B, double* Y) const;
+  void applyTransposedAddBatch(const double* gY, int B, double* gX) const;
 };
 
 /// LSQ activation quantizer: one scale per channel.
@@ -100,7 +105,7 @@ struct Model {
   Matrix embedding;  // (C, S)
   std::vector<Layer> layers;
   Readout readout;
-  std::unique_ptr<Codebook> codebook;  // w4a8
+  std::shared_ptr<const Codebook> codebook;  // w4a8
 
   bool quantizesActivations() const { return mode == Mode::W4A8; }
 };

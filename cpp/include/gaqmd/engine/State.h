@@ -80,6 +80,14 @@ void tensorProduct(const Layer& L, int C, const double* xj, const double* Y, con
 void tensorProductBackward(const Layer& L, int C, const double* xj, const double* Y, const double* w,
                            const double* gm, double* gxj, double* gY, double* gw);
 
+// --- radial MLP (Radial.cpp), batched over pairs ---
+
+constexpr int kRadialBatch = 16;
+/// Pairs [begin, end): ef = e f -> ls.ef, h1, h2, w0 (pre-quant output), w.
+void radialForward(const Model& m, const Layer& L, LayerState& ls, const State& s, int begin, int end);
+/// Pairs [p0, p0 + B): gW (PC, B) = dE/dw (masked in place) -> gEf (K, B) = dE/d(e f).
+void radialBackward(const Model& m, const Layer& L, const LayerState& ls, int p0, int B, double* gW, double* gEf);
+
 // --- passes (Forward.cpp, Backward.cpp) ---
 
 /// Forward pass: fills s (geometry, per-layer state, atomEnergy) and returns E (eV).
