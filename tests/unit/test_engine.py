@@ -22,6 +22,7 @@ CASES = {
     "fp32-attention": ("fp32", {"attention": True}, {}),
     "fp32-l2-attention": ("fp32", {"l_max": 2, "attention": True}, {}),
     "w4a32-l2-attention": ("w4a32", {"l_max": 2, "attention": True}, {}),
+    "w4a32-grouped": ("w4a32", {}, {"group_size": 4, "weight_scale": "mse"}),  # last group shorter (K = 6)
     "w4a8-local": ("w4a8", {}, {}),
     "w4a8-global": ("w4a8", {}, {"direction_frame": "global"}),
     "w4a8-local-attention-log": ("w4a8", {"attention": True}, {"magnitude_log_domain": True}),

@@ -117,7 +117,7 @@ Matrix Reader::matrix(const std::string& name, int rows, int cols, Mode mode) co
   if (mode == Mode::Fp32) {
     m.a = doubles(name + ".w", {rows, cols}, true);
   } else {
-    const long group = integer(name + ".group", 1, std::max(cols, 1));
+    const long group = integer(name + ".group", 1, 1L << 30);  // may exceed cols: one group
     const int groups = static_cast<int>((cols + group - 1) / group);
     const int64_t numel = static_cast<int64_t>(rows) * cols;
     const Array& codes = array(name + ".codes", {(numel + 1) / 2}, {DType::UInt8});
