@@ -6,7 +6,7 @@ From a structure: equilibrate with the model (Langevin), then from that state
 3. sampling: an NVE trajectory of each model, for parity (model vs reference on the model's frames)
    and stability (bond/angle distributions of the model's trajectory vs the reference's);
 4. LEE and energy invariance of the native engine on the sampled frames;
-and write report.md with its PNGs.
+and write report.md with its PNGs, and the model's NVE trajectory (trajectory.dcd, topology.pdb).
 """
 
 import json
@@ -85,6 +85,18 @@ def sample_nve(start: StartState, steps: int, every: int, platform: str, dt_fs: 
     return np.asarray(frames, dtype=np.float64)
 
 
+def write_trajectory(frames: np.ndarray, numbers: np.ndarray, output: Path, dt_ps: float) -> list[Path]:
+    """frames (F, n, 3) Å -> output/trajectory.dcd and output/topology.pdb (mdtraj, bonds inferred)."""
+    from gaqmd.checks.stability import as_trajectory
+
+    trajectory = as_trajectory(frames, numbers)
+    trajectory.time = np.arange(len(frames)) * dt_ps
+    paths = [output / "trajectory.dcd", output / "topology.pdb"]
+    trajectory.save_dcd(str(paths[0]))
+    trajectory[0].save_pdb(str(paths[1]))
+    return paths
+
+
 def _with_system(state: StartState, system: openmm.System) -> StartState:
     return StartState(system, state.positions, state.velocities, state.box, state.owner)
 
@@ -127,7 +139,9 @@ def run_checks(model, reference, structure: Structure, output: Path, options: Ch
     notes = (f"Model `{Path(model).name}` ({native.mode}, native engine) vs FP32 reference `{Path(reference).name}` "
              f"(PyTorch through openmm.PythonForce), OpenMM {options.platform} platform. Speed: native "
              f"{engine_speed:.3f} ns/day, reference {reference_speed:.3f} ns/day ({engine_speed / reference_speed:.1f}x).")
-    paths = write_report(output, conservation=scan, stability=stability, parity=parity, equivariance=equivariance,
+    output.mkdir(parents=True, exist_ok=True)
+    paths = write_trajectory(frames, numbers, output, options.sample_every * 0.5e-3)
+    paths += write_report(output, conservation=scan, stability=stability, parity=parity, equivariance=equivariance,
                          title="gaqmd check", notes=notes)
     summary = CheckSummary(
         engine_speed, reference_speed, engine_speed / reference_speed,
