@@ -6,7 +6,10 @@ TORCH  := torch==2.13.0
 
 .PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml CMakeLists.txt
+NATIVE := $(shell find cpp -name '*.cpp' -o -name '*.h' -o -name '*.cmake')
+
+# The native module is compiled at install time: a change to cpp/ reinstalls.
+$(STAMP): pyproject.toml CMakeLists.txt $(NATIVE)
 	python3 -m venv $(VENV)
 	echo "$(TORCH)" > $(VENV)/constraints.txt
 	$(PY) -m pip install -q --upgrade pip
@@ -15,8 +18,9 @@ $(STAMP): pyproject.toml CMakeLists.txt
 	touch $@
 
 demo: $(STAMP)
-	OMP_NUM_THREADS=2 $(VENV)/bin/gaqmd evaluate python/gaqmd/models/aspirin_fp32.pt python/gaqmd/models/aspirin_w4a8.pt \
-		--data tests/data/rmd17/aspirin_1000.xyz --split test
+	OMP_NUM_THREADS=1 $(VENV)/bin/gaqmd check python/gaqmd/models/aspirin_w4a8.pt tests/data/rmd17/aspirin_1000.xyz \
+		--reference python/gaqmd/models/aspirin_fp32.pt --output demo \
+		--equilibration-steps 1000 --dt 0.25 0.5 1.0 --nve-ps 0.5 --sample-steps 1000
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow and not gpu" -q

@@ -25,6 +25,10 @@ class GaqPotentialImpl(MLPotentialImpl):
     def __init__(self, description):
         self.description = description
 
+    def getMLLongRange(self) -> bool:
+        """The model only sees neighbours within its cutoff (no long-range electrostatics)."""
+        return False
+
     def addForces(self, topology, system, atoms, forceGroup, **args):
         """Add one GaqForce for `atoms` (None: all) of `topology`, periodic when the topology has a box."""
         from gaqmd.openmm.force import gaq_force
