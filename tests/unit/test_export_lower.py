@@ -88,11 +88,19 @@ def test_w4a8_lowering_carries_every_quantizer(ethanol):
     assert attributes["readout.out.in_q.qmin"] == "-127"
 
 
-def test_unexportable_models_are_refused_with_the_reason(ethanol):
-    with pytest.raises(ExportError, match="w4a8-naive"):
-        lower_model(quantized_model("w4a8-naive", ethanol))
-    with pytest.raises(ExportError, match="l_max = 2"):
-        lower_model(quantized_model("w4a8", ethanol, l_max=2))
+def test_vector_blocks_name_their_quantizer_kind(ethanol):
+    attributes, arrays = lower_model(quantized_model("w4a8-naive", ethanol))
+    assert attributes["mode"] == "w4a8-naive" and "direction_frame" not in attributes
+    assert attributes["layer1.in_q.b1.kind"] == "int8" and arrays["layer1.in_q.b1.scale"].shape == (1,)
+    assert "codebook.points" not in arrays
+    for l2_mode, kind in [("int8-shared", "int8"), ("fp16", "fp16"), ("mddq-fp16", "mddq-fp16")]:
+        attributes, arrays = lower_model(quantized_model("w4a8", ethanol, l_max=2, l2_mode=l2_mode))
+        assert attributes["layer1.up_q.b1.kind"] == "mddq"
+        assert attributes["layer1.up_q.b2.kind"] == kind
+    assert arrays["layer1.up_q.b2.scale"].shape == (8,)  # mddq-fp16: one magnitude scale per channel
+
+
+def test_a_model_in_qat_warm_up_is_refused(ethanol):
     warming_up = quantized_model("w4a8", ethanol)
     set_vector_quantization(warming_up, False)
     with pytest.raises(ExportError, match="warm-up"):

@@ -19,10 +19,11 @@ from gaqmd.quant.activations import IrrepsQuantizer
 from gaqmd.quant.int4 import pack_int4, quantize_int4
 from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.quant.mddq import MddqQuantizer
+from gaqmd.quant.vector_baselines import Fp16Quantizer, MddqFp16Quantizer, NaiveInt8Vectors
 from gaqmd.quant.weights import Int4Rows
 
 FORMAT_VERSION = 1
-EXPORTABLE_MODES = ("fp32", "w4a32", "w4a8")
+EXPORTABLE_MODES = ("fp32", "w4a32", "w4a8", "w4a8-naive")
 # The lowered e3nn Linear must reproduce the module's probed matrices to float64 round-off.
 _PROBE_RTOL = 1e-12
 
@@ -148,28 +149,58 @@ def _put_lsq(out: Description, name: str, quantizer: LsqQuantizer) -> None:
     out[0][f"{name}.qmax"] = str(quantizer.qmax)
 
 
-def _put_mddq(out: Description, name: str, quantizer: MddqQuantizer) -> None:
+def _put_magnitude(out: Description, name: str, magnitude) -> None:
     attributes, arrays = out
-    magnitude = quantizer.magnitude
     arrays[f"{name}.scale"] = _f64(magnitude.lsq.scale).reshape(-1)
     attributes[f"{name}.qmax"] = str(magnitude.qmax)
     attributes[f"{name}.log_domain"] = str(int(magnitude.log_domain))
     if magnitude.log_domain:
         arrays[f"{name}.log_min"] = _f64(magnitude.log_min).reshape(-1)
     attributes["zero_threshold"] = repr(magnitude.zero_threshold)
-    arrays.setdefault("codebook.points", _f64(quantizer.codebook.points))
+
+
+def _put_mddq(out: Description, name: str, quantizer: MddqQuantizer) -> None:
+    _put_magnitude(out, name, quantizer.magnitude)
+    out[1].setdefault("codebook.points", _f64(quantizer.codebook.points))
+
+
+def _put_int8_components(out: Description, name: str, quantizer: NaiveInt8Vectors) -> None:
+    """Per-component LSQ with one scale per tensor (1,) or per channel (C,) shared by its components."""
+    lsq = quantizer.lsq
+    scale = np.abs(_f64(lsq.scale).reshape(-1))  # symmetric: odd in s (see _put_lsq)
+    if not (scale > 0).all():
+        raise ExportError(f"{name}: quantizer scales must be positive")
+    out[1][f"{name}.scale"] = scale
+    out[0][f"{name}.qmin"] = str(lsq.qmin)
+    out[0][f"{name}.qmax"] = str(lsq.qmax)
+
+
+def _put_vector_block(out: Description, name: str, block: nn.Module, degree: int) -> None:
+    """An l >= 1 block: attribute NAME.kind says which quantizer (docs/format.md)."""
+    attributes = out[0]
+    if isinstance(block, MddqQuantizer) and degree == 1:
+        attributes[f"{name}.kind"] = "mddq"
+        _put_mddq(out, name, block)
+    elif isinstance(block, NaiveInt8Vectors):
+        attributes[f"{name}.kind"] = "int8"
+        _put_int8_components(out, name, block)
+    elif isinstance(block, MddqFp16Quantizer):
+        attributes[f"{name}.kind"] = "mddq-fp16"
+        _put_magnitude(out, name, block.magnitude)
+    elif isinstance(block, Fp16Quantizer):
+        attributes[f"{name}.kind"] = "fp16"
+    else:
+        raise ExportError(f"{name}: {type(block).__name__} for l={degree} is not exportable")
 
 
 def _put_irreps_quantizer(out: Description, name: str, quantizer: IrrepsQuantizer) -> None:
     if not quantizer.vectors_enabled:
         raise ExportError(f"{name}: vector quantization is switched off (QAT warm-up); finish QAT first")
     for b, (block, degree) in enumerate(zip(quantizer.blocks, quantizer.degrees)):
-        if degree == 0 and isinstance(block, LsqQuantizer):
+        if degree == 0:
             _put_lsq(out, f"{name}.b{b}", block)
-        elif degree == 1 and isinstance(block, MddqQuantizer):
-            _put_mddq(out, f"{name}.b{b}", block)
         else:
-            raise ExportError(f"{name}.b{b}: {type(block).__name__} for l={degree} is not exportable")
+            _put_vector_block(out, f"{name}.b{b}", block, degree)
 
 
 def _put_layer(out: Description, t: int, layer, quantized: bool) -> None:
@@ -228,8 +259,6 @@ def _mode(model: EquivariantPotential) -> str:
     mode = "fp32" if config is None else config.mode
     if mode not in EXPORTABLE_MODES:
         raise ExportError(f"mode {mode!r} cannot be exported; the engine runs {EXPORTABLE_MODES}")
-    if mode == "w4a8" and model.config.l_max > 1:
-        raise ExportError("w4a8 export of l_max = 2 models is not supported by format version 1")
     return mode
 
 
@@ -267,8 +296,8 @@ def lower_model(model: EquivariantPotential) -> Description:
         "basis.frequencies": _f64(model.basis.frequencies),
     }
     out = (attributes, arrays)
-    quantized = mode == "w4a8"
-    if quantized:
+    quantized = mode in ("w4a8", "w4a8-naive")
+    if mode == "w4a8":
         attributes["direction_frame"] = model.quant_config.direction_frame
     _put_matrix(out, "embedding", _raw_weight(model.embedding).t(), 1.0, _weight_quantizer(model.embedding))
     for t, layer in enumerate(model.layers):
