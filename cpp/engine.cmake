@@ -8,6 +8,7 @@ add_library(gaqmd_engine STATIC
   ${_gaqmd_engine_dir}/src/engine/Codebook.cpp
   ${_gaqmd_engine_dir}/src/engine/Neighbors.cpp
   ${_gaqmd_engine_dir}/src/engine/Features.cpp
+  ${_gaqmd_engine_dir}/src/engine/Kernels.cpp
   ${_gaqmd_engine_dir}/src/engine/Radial.cpp
   ${_gaqmd_engine_dir}/src/engine/Forward.cpp
   ${_gaqmd_engine_dir}/src/engine/Backward.cpp
@@ -18,3 +19,32 @@ target_link_libraries(gaqmd_engine PUBLIC Threads::Threads)
 # -ffp-contract=off: no fused multiply-add, so quantizer inputs, norms and codebook scores round
 # exactly as the float64 PyTorch model's (docs/format.md evaluation orders).
 target_compile_options(gaqmd_engine PRIVATE -Wall -Wextra -ffp-contract=off)
+# Optimize the engine even in RelWithDebInfo builds (the default Release is -O3 already).
+target_compile_options(gaqmd_engine PRIVATE -O3)
+
+# GAQMD_ENGINE_AVX2: compile the vectorized kernels (src/engine/Kernels.cpp, and only that file)
+# with -mavx2 -mfma. Default ON only when the compiler accepts the flags and this build host runs
+# AVX2+FMA code; OFF gives the portable SSE2 kernels (results then differ in round-off only). An
+# AVX2 build run on a CPU without AVX2/FMA refuses to construct an Engine with a clear error
+# instead of crashing (Engine.cpp), so wheels meant for unknown CPUs should be built with OFF.
+include(CheckCXXSourceRuns)
+set(CMAKE_REQUIRED_FLAGS "-mavx2 -mfma")
+check_cxx_source_runs([=[
+#include <immintrin.h>
+int main() {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 1;
+  volatile double in[4] = {1, 2, 3, 4};
+  __m256d a = _mm256_set_pd(in[0], in[1], in[2], in[3]);
+  __m256d r = _mm256_fmadd_pd(a, a, a);
+  double out[4];
+  _mm256_storeu_pd(out, r);
+  return out[0] == 20.0 ? 0 : 1;
+}
+]=] GAQMD_HOST_HAS_AVX2_FMA)
+unset(CMAKE_REQUIRED_FLAGS)
+option(GAQMD_ENGINE_AVX2 "Compile the engine's kernels with -mavx2 -mfma" ${GAQMD_HOST_HAS_AVX2_FMA})
+if(GAQMD_ENGINE_AVX2)
+  set_source_files_properties(${_gaqmd_engine_dir}/src/engine/Kernels.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
+endif()
+message(STATUS "gaqmd engine kernels: GAQMD_ENGINE_AVX2=${GAQMD_ENGINE_AVX2}")

@@ -36,10 +36,11 @@ void readoutBackward(const Model& m, State& s, int threads) {
 }
 
 /// dE/dout -> dE/dM and the direct part of dE/dxq (residual, self-connection), per atom.
-void updateBackward(const Layer& L, const LayerState& ls, const std::vector<double>& G, LayerGrad& lg, int n,
-                    int threads) {
-  const int D = L.in.dim, Dm = L.mid.dim, Dg = L.gate.dim, Do = L.out.dim;
+void updateBackward(const Model& m, const Layer& L, const LayerState& ls, const std::vector<double>& G,
+                    LayerGrad& lg, int n, int threads) {
+  const int D = L.in.dim, Dm = L.mid.dim, Dg = L.gate.dim, Do = L.out.dim, DmT = L.mid.dimT;
   lg.GM.assign(n * Dm, 0.0), lg.Gxq.assign(n * D, 0.0), lg.Gxu.assign(n * D, 0.0);
+  lg.GMT.resize(static_cast<size_t>(n) * DmT);
   parallelFor(n, threads, [&](int begin, int end) {
     std::vector<double> gg(Dg);
     for (int i = begin; i < end; ++i) {
@@ -47,6 +48,7 @@ void updateBackward(const Layer& L, const LayerState& ls, const std::vector<doub
       if (L.residual) std::copy(&G[i * Do], &G[i * Do] + Do, &lg.Gxq[i * D]);
       linearTransposedAdd(L.down, gg.data(), &lg.GM[i * Dm]);
       linearTransposedAdd(L.self, gg.data(), &lg.Gxq[i * D]);
+      L.mid.toTransposed(&lg.GM[i * Dm], &lg.GMT[static_cast<size_t>(i) * DmT], m.Cp);
     }
   });
 }
@@ -64,20 +66,21 @@ void attentionBackward(const Model& m, const Layer& L, const LayerState& ls, con
                        int threads) {
   const Attention& att = *L.attention;
   const NeighborList& nl = *s.list;
-  const int A = att.query.rows, D = L.in.dim, Dm = L.mid.dim, W = L.radial[2].rows, E = nl.numEdges();
-  const int dimY = math::shDim(m.lMax);
+  const int A = att.query.rows, D = L.in.dim, Wp = L.Wp, E = nl.numEdges();
+  const int dimY = math::shDim(m.lMax), DT = L.in.dimT, DmT = L.mid.dimT;
   lg.gKraw.assign(static_cast<size_t>(E) * A, 0.0), lg.gEnv.assign(E, 0.0);
   parallelFor(s.n, threads, [&](int begin, int end) {
-    std::vector<double> msg(Dm), Y(dimY), dAlpha, q(A), gq(A), gQ(A), k(A), gk(A);
+    std::vector<double> Y(dimY), dAlpha, q(A), gq(A), gQ(A), k(A), gk(A);
     for (int i = begin; i < end; ++i) {
       const int e0 = nl.start[i], e1 = nl.start[i + 1];
       dAlpha.assign(e1 - e0, 0.0);
       double beta = 0.0;
       for (int e = e0; e < e1; ++e) {
         edgeSh(s, m.lMax, e, Y.data());
-        tensorProduct(L, m.channels, &ls.xu[nl.neighbour[e] * D], Y.data(), &ls.w[nl.pair[e] * W], msg.data());
-        double dot = 0.0;
-        for (int c = 0; c < Dm; ++c) dot += lg.GM[i * Dm + c] * msg[c];
+        double dot;  // dE/dM_i · m_e
+        tpBackwardEdge(L.plans, m.Cp, &ls.xuT[static_cast<size_t>(nl.neighbour[e]) * DT], Y.data(),
+                       &ls.w[static_cast<size_t>(nl.pair[e]) * Wp], nullptr, 1.0, &lg.GMT[static_cast<size_t>(i) * DmT],
+                       nullptr, nullptr, nullptr, &dot);
         dAlpha[e - e0] = dot;
         beta += ls.alpha[e] * dot;
       }
@@ -102,27 +105,32 @@ void attentionBackward(const Model& m, const Layer& L, const LayerState& ls, con
   });
 }
 
-/// Per neighbour atom j, over the edges e whose neighbour is j: dE/dxu_j, and per-edge gY, gw.
+/// Per neighbour atom j, over the edges e whose neighbour is j: dE/dxu_j, and per edge gY and
+/// gRadial (dE/dd through the radial weights).
 void messageBackward(const Model& m, const Layer& L, const LayerState& ls, const State& s, LayerGrad& lg,
                      int threads) {
   const NeighborList& nl = *s.list;
-  const int D = L.in.dim, Dm = L.mid.dim, W = L.radial[2].rows, E = nl.numEdges(), dimY = math::shDim(m.lMax);
+  const int D = L.in.dim, Wp = L.Wp, E = nl.numEdges(), dimY = math::shDim(m.lMax);
+  const int DT = L.in.dimT, DmT = L.mid.dimT;
   const int A = L.attention ? L.attention->query.rows : 0;
   const double plain = 1.0 / std::sqrt(m.avgNumNeighbors);
-  lg.gY.assign(static_cast<size_t>(E) * dimY, 0.0), lg.gw.assign(static_cast<size_t>(E) * W, 0.0);
+  lg.gY.assign(static_cast<size_t>(E) * dimY, 0.0), lg.gRadial.resize(E);
   parallelFor(s.n, threads, [&](int begin, int end) {
-    std::vector<double> gm(Dm), Y(dimY), gK(A);
+    std::vector<double> Y(dimY), gK(A), gxT(DT);
     for (int j = begin; j < end; ++j) {
       std::fill(gK.begin(), gK.end(), 0.0);
+      std::fill(gxT.begin(), gxT.end(), 0.0);
       for (int back = nl.start[j]; back < nl.start[j + 1]; ++back) {
         const int e = nl.reverse[back], i = nl.neighbour[back];
         const double c = L.attention ? ls.alpha[e] : plain;
-        for (int k = 0; k < Dm; ++k) gm[k] = c * lg.GM[i * Dm + k];
+        const size_t p = nl.pair[e];
         edgeSh(s, m.lMax, e, Y.data());
-        tensorProductBackward(L, m.channels, &ls.xu[j * D], Y.data(), &ls.w[nl.pair[e] * W], gm.data(),
-                              &lg.Gxu[j * D], &lg.gY[static_cast<size_t>(e) * dimY], &lg.gw[static_cast<size_t>(e) * W]);
+        tpBackwardEdge(L.plans, m.Cp, &ls.xuT[static_cast<size_t>(j) * DT], Y.data(), &ls.w[p * Wp], &ls.dw[p * Wp], c,
+                       &lg.GMT[static_cast<size_t>(i) * DmT], gxT.data(), &lg.gY[static_cast<size_t>(e) * dimY],
+                       &lg.gRadial[e], nullptr);
         for (int a = 0; a < A; ++a) gK[a] += lg.gKraw[static_cast<size_t>(e) * A + a];
       }
+      L.in.fromTransposed(gxT.data(), &lg.Gxu[j * D], m.Cp, true);
       if (L.attention) L.attention->key.applyTransposedAdd(gK.data(), &lg.Gxu[j * D]);
     }
   });
@@ -158,7 +166,7 @@ void backward(const Model& m, State& s, double* forces, int threads) {
   for (int t = T - 1; t >= 0; --t) {
     const Layer& L = m.layers[t];
     const LayerState& ls = s.layers[t];
-    updateBackward(L, ls, s.gradOut[t], lg, s.n, threads);
+    updateBackward(m, L, ls, s.gradOut[t], lg, s.n, threads);
     if (L.attention) attentionBackward(m, L, ls, s, lg, threads);
     messageBackward(m, L, ls, s, lg, threads);
     pairBackward(m, L, ls, lg, s, threads);

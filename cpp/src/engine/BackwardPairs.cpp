@@ -9,39 +9,24 @@
 
 namespace gaqmd {
 void pairBackward(const Model& m, const Layer& L, const LayerState& ls, const LayerGrad& lg, State& s, int threads) {
+  (void)ls;
   const NeighborList& nl = *s.list;
-  const int P = nl.numPairs(), K = m.numBasis, W = L.radial[2].rows, dimY = math::shDim(m.lMax);
+  const int P = nl.numPairs(), K = m.numBasis, dimY = math::shDim(m.lMax);
   const int A = L.attention ? L.attention->query.rows : 0;
   parallelFor(P, threads, [&](int begin, int end) {
-    std::vector<double> gwT(W * kRadialBatch), gefT(K * kRadialBatch), gef(K), gBasis(K), gY(dimY), gKr(A);
-    for (int p0 = begin; p0 < end; p0 += kRadialBatch) {
-    const int B = std::min(kRadialBatch, end - p0);
-    for (int b = 0; b < B; ++b) {
-      const int ef = nl.pairEdge[2 * (p0 + b)], eb = nl.pairEdge[2 * (p0 + b) + 1];
-      for (int k = 0; k < W; ++k)
-        gwT[k * B + b] = lg.gw[static_cast<size_t>(ef) * W + k] + lg.gw[static_cast<size_t>(eb) * W + k];
-    }
-    radialBackward(m, L, ls, p0, B, gwT.data(), gefT.data());
-    for (int p = p0; p < p0 + B; ++p) {
+    std::vector<double> gY(dimY), gKr(A), gE(K);
+    for (int p = begin; p < end; ++p) {
       const int ef = nl.pairEdge[2 * p], eb = nl.pairEdge[2 * p + 1];  // r_e = +r_p, -r_p
-      for (int k = 0; k < K; ++k) gef[k] = gefT[k * B + (p - p0)];
-      const double env = s.env[p];
-      double gEnv = 0.0;
-      for (int k = 0; k < K; ++k) {
-        gBasis[k] = gef[k] * env;
-        gEnv += gef[k] * s.basis[p * K + k];
-      }
+      double gd = lg.gRadial[ef] + lg.gRadial[eb];
       if (L.attention) {
         for (int a = 0; a < A; ++a)
           gKr[a] = lg.gKraw[static_cast<size_t>(ef) * A + a] + lg.gKraw[static_cast<size_t>(eb) * A + a];
-        std::vector<double> gE(K, 0.0);
+        std::fill(gE.begin(), gE.end(), 0.0);
         L.attention->keyRadial.applyTransposedAdd(gKr.data(), gE.data());
         if (m.quantizesActivations()) lsqMaskGrad(L.attention->keyRadialIn, &s.basis[p * K], K, gE.data());
-        for (int k = 0; k < K; ++k) gBasis[k] += gE[k];
-        gEnv += lg.gEnv[ef] + lg.gEnv[eb];
+        for (int k = 0; k < K; ++k) gd += gE[k] * s.dbasis[p * K + k];
+        gd += (lg.gEnv[ef] + lg.gEnv[eb]) * s.denv[p];
       }
-      double gd = gEnv * s.denv[p];
-      for (int k = 0; k < K; ++k) gd += gBasis[k] * s.dbasis[p * K + k];
       for (int k = 0; k < dimY; ++k) {
         const double parity = (k >= 1 && k < 4) ? -1.0 : 1.0;  // Y_l(-u) = (-1)^l Y_l(u)
         gY[k] = lg.gY[static_cast<size_t>(ef) * dimY + k] + parity * lg.gY[static_cast<size_t>(eb) * dimY + k];
@@ -51,7 +36,6 @@ void pairBackward(const Model& m, const Layer& L, const LayerState& ls, const La
       math::sphericalHarmonicsBackward(u, m.lMax, gY.data(), gu);
       math::unitVectorBackward(u, nl.pairD[p], gu, gr);
       for (int a = 0; a < 3; ++a) s.gradR[3 * p + a] += gd * u[a] + gr[a];
-    }
     }
   });
 }

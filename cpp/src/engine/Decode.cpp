@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gaqmd/engine/Reader.h"
+#include "gaqmd/engine/Kernels.h"
 
 namespace gaqmd {
 namespace {
@@ -146,6 +147,32 @@ void readHeader(const Reader& r, Model& m) {
   m.frequencies = r.doubles("basis.frequencies", {m.numBasis});
 }
 
+/// Transposed layouts, tensor-product plans and the padded radial output (Kernels.h).
+void prepareKernels(Model& m) {
+  const int C = m.channels, Cp = m.Cp = paddedChannels(m.channels);
+  for (Layer& L : m.layers) {
+    L.in.setTransposed(Cp);
+    L.mid.setTransposed(Cp);
+    L.plans.clear();
+    for (const TpPath& t : L.tp)
+      L.plans.push_back(makeTpPlan(t.cg, t.lIn, t.lSh, t.lOut, L.in.offsetT[t.blockIn], L.mid.offsetT[t.blockMid]));
+    const int P = static_cast<int>(L.tp.size()), H = L.radial[2].cols;
+    L.Wp = P * Cp;
+    std::vector<double> padded(static_cast<size_t>(L.Wp) * H, 0.0);
+    for (int p = 0; p < P; ++p)
+      for (int u = 0; u < C; ++u)
+        for (int h = 0; h < H; ++h)
+          padded[static_cast<size_t>(p * Cp + u) * H + h] = L.radial[2].a[static_cast<size_t>(p * C + u) * H + h];
+    packMatrix(padded.data(), L.Wp, H, L.radial2Padded);
+    if (m.quantizesActivations()) {
+      L.radialOutPadded = L.radialOut;
+      L.radialOutPadded.scale.assign(L.Wp, 1.0);
+      for (int p = 0; p < P; ++p)
+        for (int u = 0; u < C; ++u) L.radialOutPadded.scale[p * Cp + u] = L.radialOut.scale[p * C + u];
+    }
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Model> decodeModel(const ModelData& data) {
@@ -154,12 +181,15 @@ std::unique_ptr<Model> decodeModel(const ModelData& data) {
   readHeader(r, *m);
   m->embedding = r.matrix("embedding", m->channels, static_cast<int>(m->species.size()), m->mode);
   for (int t = 0; t < m->numLayers; ++t) readLayer(r, *m, t);
+  Irreps scalars;
+  scalars.mul = {m->channels}, scalars.l = {0}, scalars.offset = {0}, scalars.dim = m->channels;
   for (int t = 0; t < m->numLayers; ++t) {
-    const Irreps& expected = t == 0 ? Irreps{{m->channels}, {0}, {0}, m->channels} : m->layers[t - 1].out;
+    const Irreps& expected = t == 0 ? scalars : m->layers[t - 1].out;
     if (!(m->layers[t].in == expected))
       throw ModelError("model array 'layer" + std::to_string(t) + ".irreps_in' does not match the previous layer's output");
   }
   readReadout(r, *m);
+  prepareKernels(*m);
   if (m->quantizesActivations()) {
     const Array& points = data.array("codebook.points");
     if (points.shape.size() != 2 || points.shape[1] != 3 || points.shape[0] < 1)

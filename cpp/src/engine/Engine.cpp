@@ -40,9 +40,16 @@ std::vector<double> perEdge(const NeighborList& nl, const std::vector<double>& r
   return out;
 }
 
+std::unique_ptr<Model> checkedDecode(const ModelData& data) {
+  if (!kernelIsaSupported())
+    throw ModelError(std::string("this build of the gaqmd engine uses ") + kernelIsa() +
+                     " instructions, which this CPU lacks; rebuild with -DGAQMD_ENGINE_AVX2=OFF");
+  return decodeModel(data);
+}
+
 }  // namespace
 
-Engine::Engine(const ModelData& data) : model_(decodeModel(data)) {}
+Engine::Engine(const ModelData& data) : model_(checkedDecode(data)) {}
 Engine::~Engine() = default;
 Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
@@ -94,10 +101,14 @@ std::map<std::string, Tensor> Engine::intermediates(const double* positions, con
     const LayerState& ls = s.layers[t];
     const std::string p = "layer" + std::to_string(t) + ".";
     const int64_t W = L.radial[2].rows;
+    std::vector<double> radial(static_cast<size_t>(nl.numPairs()) * W);  // unpadded (P, PC)
+    for (int q = 0; q < nl.numPairs(); ++q)
+      for (int k = 0; k < W; ++k)
+        radial[static_cast<size_t>(q) * W + k] = ls.w[static_cast<size_t>(q) * L.Wp + (k / m.channels) * m.Cp + k % m.channels];
     out[p + "x"] = tensor({N, L.in.dim}, ls.x);
     out[p + "xq"] = tensor({N, L.in.dim}, ls.xq);
     out[p + "x_up"] = tensor({N, L.in.dim}, ls.xu);
-    out[p + "radial"] = tensor({E, W}, perEdge(nl, ls.w, static_cast<int>(W), false));
+    out[p + "radial"] = tensor({E, W}, perEdge(nl, radial, static_cast<int>(W), false));
     if (L.attention) out[p + "alpha"] = tensor({E}, ls.alpha);
     out[p + "messages"] = tensor({N, L.mid.dim}, ls.M);
     out[p + "gate_in"] = tensor({N, L.gate.dim}, ls.g);

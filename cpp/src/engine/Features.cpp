@@ -28,29 +28,74 @@ void Matrix::applyTransposedAdd(const double* gy, double* gx) const {
   }
 }
 
-void Matrix::applyBatch(const double* X, int B, double* Y) const {
-  for (int r = 0; r < rows; ++r) {
-    const double* row = a.data() + static_cast<size_t>(r) * cols;
-    double* y = Y + static_cast<size_t>(r) * B;
-    std::fill(y, y + B, 0.0);
-    for (int c = 0; c < cols; ++c) {
-      const double w = row[c];
-      const double* x = X + static_cast<size_t>(c) * B;
-      for (int b = 0; b < B; ++b) y[b] += w * x[b];
+void Matrix::pack() {
+  packMatrix(a.data(), rows, cols, packed);
+  std::vector<double> t(a.size());
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) t[static_cast<size_t>(c) * rows + r] = a[static_cast<size_t>(r) * cols + c];
+  packMatrix(t.data(), cols, rows, packedT);
+}
+
+void Irreps::setTransposed(int Cp) {
+  offsetT.resize(mul.size());
+  dimT = 0;
+  for (size_t b = 0; b < mul.size(); ++b) {
+    offsetT[b] = dimT;
+    dimT += (2 * l[b] + 1) * Cp;
+  }
+}
+
+void Irreps::toTransposed(const double* x, double* xT, int Cp) const {
+  for (size_t b = 0; b < mul.size(); ++b) {
+    const int d = 2 * l[b] + 1, n = mul[b];
+    const double* in = x + offset[b];
+    double* out = xT + offsetT[b];
+    for (int m = 0; m < d; ++m) {
+      for (int u = 0; u < n; ++u) out[m * Cp + u] = in[u * d + m];
+      for (int u = n; u < Cp; ++u) out[m * Cp + u] = 0.0;
     }
   }
 }
 
-void Matrix::applyTransposedAddBatch(const double* gY, int B, double* gX) const {
-  for (int r = 0; r < rows; ++r) {
-    const double* row = a.data() + static_cast<size_t>(r) * cols;
-    const double* g = gY + static_cast<size_t>(r) * B;
-    for (int c = 0; c < cols; ++c) {
-      const double w = row[c];
-      double* x = gX + static_cast<size_t>(c) * B;
-      for (int b = 0; b < B; ++b) x[b] += w * g[b];
-    }
+void Irreps::fromTransposed(const double* xT, double* x, int Cp, bool accumulate) const {
+  for (size_t b = 0; b < mul.size(); ++b) {
+    const int d = 2 * l[b] + 1, n = mul[b];
+    const double* in = xT + offsetT[b];
+    double* out = x + offset[b];
+    for (int u = 0; u < n; ++u)
+      for (int m = 0; m < d; ++m) out[u * d + m] = accumulate ? out[u * d + m] + in[m * Cp + u] : in[m * Cp + u];
   }
+}
+
+TpPlan makeTpPlan(const std::vector<double>& cg, int lIn, int lSh, int lOut, int inOffsetT, int midOffsetT) {
+  TpPlan P;
+  P.d1 = 2 * lIn + 1, P.d2 = 2 * lSh + 1, P.d3 = 2 * lOut + 1;
+  P.shOffset = lSh * lSh;
+  P.inOffsetT = inOffsetT, P.midOffsetT = midOffsetT;
+  std::vector<int> entry(P.d1 * P.d3, -1);
+  for (int a = 0; a < P.d1; ++a)
+    for (int b = 0; b < P.d2; ++b)
+      for (int k = 0; k < P.d3; ++k) {
+        const double coef = cg[(a * P.d2 + b) * P.d3 + k];
+        if (coef != 0.0) P.terms.push_back({a, b, k, coef}), entry[a * P.d3 + k] = 0;
+      }
+  P.kStart.assign(P.d3 + 1, 0);
+  for (int k = 0; k < P.d3; ++k) {
+    for (int a = 0; a < P.d1; ++a)
+      if (entry[a * P.d3 + k] >= 0) {
+        entry[a * P.d3 + k] = static_cast<int>(P.akA.size());
+        P.akA.push_back(a), P.akK.push_back(k);
+      }
+    P.kStart[k + 1] = static_cast<int>(P.akA.size());
+  }
+  P.aStart.assign(P.d1 + 1, 0);
+  for (int a = 0; a < P.d1; ++a) {
+    for (int k = 0; k < P.d3; ++k)
+      if (entry[a * P.d3 + k] >= 0) P.byA.push_back(entry[a * P.d3 + k]);
+    P.aStart[a + 1] = static_cast<int>(P.byA.size());
+  }
+  for (const TpTerm& t : P.terms) P.termAk.push_back(entry[t.a * P.d3 + t.k]);
+  return P;
 }
 
 void linearApply(const EquiLinear& L, const double* in, double* out, bool accumulate) {
@@ -202,47 +247,6 @@ void edgeSh(const State& s, int lMax, int e, double* Y) {
   for (int k = 0; k < dim; ++k) {
     const int l = k == 0 ? 0 : (k < 4 ? 1 : 2);
     Y[k] = (l % 2 == 1 ? sign : 1.0) * s.Y[static_cast<size_t>(p) * dim + k];
-  }
-}
-
-void tensorProduct(const Layer& L, int C, const double* xj, const double* Y, const double* w, double* m) {
-  for (size_t p = 0; p < L.tp.size(); ++p) {
-    const TpPath& t = L.tp[p];
-    const int d1 = 2 * t.lIn + 1, d2 = 2 * t.lSh + 1, d3 = 2 * t.lOut + 1;
-    const double* x = xj + L.in.offset[t.blockIn];
-    const double* y = Y + t.lSh * t.lSh;
-    double* out = m + L.mid.offset[t.blockMid];
-    for (int u = 0; u < C; ++u)
-      for (int k = 0; k < d3; ++k) {
-        double sum = 0.0;
-        for (int a = 0; a < d1; ++a)
-          for (int b = 0; b < d2; ++b) sum += t.cg[(a * d2 + b) * d3 + k] * x[u * d1 + a] * y[b];
-        out[u * d3 + k] = w[p * C + u] * sum;
-      }
-  }
-}
-
-void tensorProductBackward(const Layer& L, int C, const double* xj, const double* Y, const double* w,
-                           const double* gm, double* gxj, double* gY, double* gw) {
-  for (size_t p = 0; p < L.tp.size(); ++p) {
-    const TpPath& t = L.tp[p];
-    const int d1 = 2 * t.lIn + 1, d2 = 2 * t.lSh + 1, d3 = 2 * t.lOut + 1;
-    const double* x = xj + L.in.offset[t.blockIn];
-    const double* y = Y + t.lSh * t.lSh;
-    const double* g = gm + L.mid.offset[t.blockMid];
-    for (int u = 0; u < C; ++u) {
-      const double wu = w[p * C + u];
-      double gwSum = 0.0;
-      for (int a = 0; a < d1; ++a)
-        for (int b = 0; b < d2; ++b) {
-          double cgG = 0.0;  // Σ_k cg[a, b, k] g[u, k]
-          for (int k = 0; k < d3; ++k) cgG += t.cg[(a * d2 + b) * d3 + k] * g[u * d3 + k];
-          if (gxj) gxj[L.in.offset[t.blockIn] + u * d1 + a] += wu * y[b] * cgG;
-          if (gY) gY[t.lSh * t.lSh + b] += wu * x[u * d1 + a] * cgG;
-          gwSum += x[u * d1 + a] * y[b] * cgG;
-        }
-      if (gw) gw[p * C + u] += gwSum;
-    }
   }
 }
 

@@ -67,8 +67,8 @@ void resizeMddq(std::vector<MddqState>& st, const Irreps& irreps, int n) {
 
 /// x -> xq (in_q) -> x_up -> x_up quantized (up_q), per atom.
 void nodeInput(const Model& m, const Layer& L, LayerState& ls, State& s, int threads) {
-  const int D = L.in.dim;
-  ls.xq.resize(s.n * D), ls.xuPre.resize(s.n * D), ls.xu.resize(s.n * D);
+  const int D = L.in.dim, DT = L.in.dimT;
+  ls.xq.resize(s.n * D), ls.xuPre.resize(s.n * D), ls.xu.resize(s.n * D), ls.xuT.resize(static_cast<size_t>(s.n) * DT);
   const bool quant = m.quantizesActivations();
   if (quant) resizeMddq(ls.inQ, L.in, s.n), resizeMddq(ls.upQ, L.in, s.n);
   parallelFor(s.n, threads, [&](int begin, int end) {
@@ -84,14 +84,16 @@ void nodeInput(const Model& m, const Layer& L, LayerState& ls, State& s, int thr
         quantizeIrreps(m, L.upQ, L.in, &ls.xuPre[i * D], &ls.xu[i * D], ls.upQ, i, frame);
       else
         std::copy(&ls.xuPre[i * D], &ls.xuPre[i * D] + D, &ls.xu[i * D]);
+      L.in.toTransposed(&ls.xu[i * D], &ls.xuT[static_cast<size_t>(i) * DT], m.Cp);
     }
   });
 }
 
 /// Radial MLP per pair (Radial.cpp).
 void radialMlp(const Model& m, const Layer& L, LayerState& ls, const State& s, int threads) {
-  const int P = s.list->numPairs(), K = m.numBasis, H = L.radial[0].rows, W = L.radial[2].rows;
-  ls.ef.resize(P * K), ls.h1.resize(P * H), ls.h2.resize(P * H), ls.w0.resize(P * W), ls.w.resize(P * W);
+  const size_t size = static_cast<size_t>(s.list->numPairs()) * L.Wp;
+  ls.w.resize(size), ls.dw.resize(size);
+  const int P = s.list->numPairs();
   parallelFor(P, threads, [&](int begin, int end) { radialForward(m, L, ls, s, begin, end); });
 }
 
@@ -140,20 +142,22 @@ void attentionForward(const Model& m, const Layer& L, LayerState& ls, const Stat
 /// M_i = Σ_e c_e m_e, then g = down(M) + self(xq), gate, residual.
 void aggregateAndUpdate(const Model& m, const Layer& L, LayerState& ls, const State& s, int threads) {
   const NeighborList& nl = *s.list;
-  const int D = L.in.dim, Dm = L.mid.dim, Dg = L.gate.dim, Do = L.out.dim, W = L.radial[2].rows;
-  const int dimY = math::shDim(m.lMax);
+  const int D = L.in.dim, Dm = L.mid.dim, Dg = L.gate.dim, Do = L.out.dim, Wp = L.Wp;
+  const int dimY = math::shDim(m.lMax), DT = L.in.dimT, DmT = L.mid.dimT;
   const double plain = 1.0 / std::sqrt(m.avgNumNeighbors);
-  ls.M.assign(s.n * Dm, 0.0), ls.g.resize(s.n * Dg), ls.out.resize(s.n * Do);
+  ls.M.resize(s.n * Dm), ls.g.resize(s.n * Dg), ls.out.resize(s.n * Do);
   parallelFor(s.n, threads, [&](int begin, int end) {
-    std::vector<double> msg(Dm), Y(dimY);
+    std::vector<double> MT(DmT), Y(dimY);
     for (int i = begin; i < end; ++i) {
       double* M = &ls.M[i * Dm];
+      std::fill(MT.begin(), MT.end(), 0.0);
       for (int e = nl.start[i]; e < nl.start[i + 1]; ++e) {
         edgeSh(s, m.lMax, e, Y.data());
-        tensorProduct(L, m.channels, &ls.xu[nl.neighbour[e] * D], Y.data(), &ls.w[nl.pair[e] * W], msg.data());
         const double c = L.attention ? ls.alpha[e] : plain;
-        for (int k = 0; k < Dm; ++k) M[k] += msg[k] * c;
+        tpForwardEdge(L.plans, m.Cp, &ls.xuT[static_cast<size_t>(nl.neighbour[e]) * DT], Y.data(),
+                      &ls.w[static_cast<size_t>(nl.pair[e]) * Wp], c, MT.data());
       }
+      L.mid.fromTransposed(MT.data(), M, m.Cp, false);
       double* g = &ls.g[i * Dg];
       linearApply(L.down, M, g, false);
       linearApply(L.self, &ls.xq[i * D], g, true);

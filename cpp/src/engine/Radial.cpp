@@ -1,9 +1,13 @@
-// The per-pair radial MLP (format.md step 3), forward and backward, batched over up to kRadialBatch
-// pairs stored transposed ((features, B)) so the inner loops run over pairs. Each pair's values
-// are summed in the same order whatever the batch, so results do not depend on batching/threads.
+// The per-pair radial MLP (format.md step 3) in forward mode: for kPairBatch pairs at a time the
+// GEMM columns hold the values (e·f and its activations) and their tangents d/dd, so one pass gives
+// the weights w and dw/dd; the backward pass then needs only dE/dd = Σ dE/dw · dw/dd per edge.
+// Quantizers act on the values and mask the tangents (straight-through derivative). Every column
+// is computed by the same instructions whatever the batch, so results do not depend on threads.
 
 #include <algorithm>
+#include <vector>
 
+#include "gaqmd/engine/Kernels.h"
 #include "gaqmd/engine/State.h"
 #include "gaqmd/math/activations.h"
 #include "gaqmd/math/quant.h"
@@ -11,86 +15,77 @@
 namespace gaqmd {
 namespace {
 
-/// Per-channel LSQ of a transposed batch X (n, B) in place (channel k = row k).
-void lsqRows(const Lsq& q, double* X, int n, int B) {
-  for (int k = 0; k < n; ++k)
-    for (int b = 0; b < B; ++b) X[k * B + b] = math::lsqFakeQuant(X[k * B + b], q.scale[k], q.qmin, q.qmax, nullptr);
-}
+constexpr int kColumns = 2 * kPairBatch;
+static_assert(kColumns % kColumnPad == 0, "radial batch columns must be a multiple of kColumnPad");
 
-/// G (n, B) *= LSQ mask of X (n, B).
-void lsqMaskRows(const Lsq& q, const double* X, double* G, int n, int B) {
-  for (int k = 0; k < n; ++k)
-    for (int b = 0; b < B; ++b) {
-      double mask;
-      math::lsqFakeQuant(X[k * B + b], q.scale[k], q.qmin, q.qmax, &mask);
-      G[k * B + b] *= mask;
+/// Rows (n, kColumns): values -> SiLU (in place), tangents *= SiLU'; then the optional LSQ of the
+/// values (tangents masked).
+void activate(double* Y, int n, const Lsq* q) {
+  for (int h = 0; h < n; ++h) {
+    double* v = Y + h * kColumns;
+    double* t = v + kPairBatch;
+    for (int b = 0; b < kPairBatch; ++b) {
+      const double z = v[b], s = math::sigmoid(z);
+      v[b] = z * s;                          // math::silu
+      t[b] *= s * (1.0 + z * (1.0 - s));     // math::siluGrad
+      if (q) {
+        double mask;
+        v[b] = math::lsqFakeQuant(v[b], q->scale[h], q->qmin, q->qmax, &mask);
+        t[b] *= mask;
+      }
     }
-}
-
-/// Transposed (n, B) block <-> per-pair rows (P, n) starting at pair p0.
-void toRows(const double* T, int n, int B, double* rows, int p0) {
-  for (int b = 0; b < B; ++b)
-    for (int k = 0; k < n; ++k) rows[static_cast<size_t>(p0 + b) * n + k] = T[k * B + b];
-}
-void fromRows(const double* rows, int n, int B, double* T, int p0) {
-  for (int b = 0; b < B; ++b)
-    for (int k = 0; k < n; ++k) T[k * B + b] = rows[static_cast<size_t>(p0 + b) * n + k];
+  }
 }
 
 }  // namespace
 
 void radialForward(const Model& m, const Layer& L, LayerState& ls, const State& s, int begin, int end) {
-  const int K = m.numBasis, H = L.radial[0].rows, W = L.radial[2].rows;
+  const int K = m.numBasis, H = L.radial[0].rows, Wp = L.Wp;
   const bool quant = m.quantizesActivations();
-  std::vector<double> X(std::max(K, H) * kRadialBatch), Y(std::max(H, W) * kRadialBatch);
-  for (int p0 = begin; p0 < end; p0 += kRadialBatch) {
-    const int B = std::min(kRadialBatch, end - p0);
-    for (int b = 0; b < B; ++b)
-      for (int k = 0; k < K; ++k) {
-        const int p = p0 + b;
-        ls.ef[p * K + k] = s.basis[p * K + k] * s.env[p];
-        X[k * B + b] = ls.ef[p * K + k];
+  thread_local std::vector<double> X, Y;
+  X.resize(static_cast<size_t>(std::max(K, H)) * kColumns);
+  Y.resize(static_cast<size_t>(std::max(H, Wp)) * kColumns);
+  for (int p0 = begin; p0 < end; p0 += kPairBatch) {
+    const int B = std::min(kPairBatch, end - p0);
+    for (int k = 0; k < K; ++k)
+      for (int b = 0; b < kPairBatch; ++b) {
+        double v = 0.0, t = 0.0;
+        if (b < B) {
+          const int p = p0 + b;
+          const double e = s.basis[p * K + k], de = s.dbasis[p * K + k];
+          v = e * s.env[p];
+          t = de * s.env[p] + e * s.denv[p];
+        }
+        if (quant) {
+          double mask;
+          v = math::lsqFakeQuant(v, L.radialIn[0].scale[k], L.radialIn[0].qmin, L.radialIn[0].qmax, &mask);
+          t *= mask;
+        }
+        X[k * kColumns + b] = v;
+        X[k * kColumns + kPairBatch + b] = t;
       }
-    if (quant) lsqRows(L.radialIn[0], X.data(), K, B);
-    for (int layer = 0; layer < 2; ++layer) {
-      L.radial[layer].applyBatch(X.data(), B, Y.data());
-      toRows(Y.data(), H, B, (layer == 0 ? ls.h1 : ls.h2).data(), p0);
-      for (int k = 0; k < H * B; ++k) X[k] = math::silu(Y[k]);
-      if (quant) lsqRows(L.radialIn[layer + 1], X.data(), H, B);
+    gemm(L.radial[0].packed, X.data(), kColumns, kColumns, Y.data(), kColumns);
+    activate(Y.data(), H, quant ? &L.radialIn[1] : nullptr);
+    gemm(L.radial[1].packed, Y.data(), kColumns, kColumns, X.data(), kColumns);
+    activate(X.data(), H, quant ? &L.radialIn[2] : nullptr);
+    gemm(L.radial2Padded, X.data(), kColumns, kColumns, Y.data(), kColumns);
+    for (int b = 0; b < B; ++b) {
+      double* w = &ls.w[static_cast<size_t>(p0 + b) * Wp];
+      double* dw = &ls.dw[static_cast<size_t>(p0 + b) * Wp];
+      for (int r = 0; r < Wp; ++r) {
+        double v = Y[r * kColumns + b], t = Y[r * kColumns + kPairBatch + b];
+        if (r % m.Cp >= m.channels) {
+          v = t = 0.0;  // padding
+        } else if (quant) {
+          const Lsq& q = L.radialOutPadded;
+          double mask;
+          v = math::lsqFakeQuant(v, q.scale[r], q.qmin, q.qmax, &mask);
+          t *= mask;
+        }
+        w[r] = v;
+        dw[r] = t;
+      }
     }
-    L.radial[2].applyBatch(X.data(), B, Y.data());
-    toRows(Y.data(), W, B, ls.w0.data(), p0);
-    if (quant) lsqRows(L.radialOut, Y.data(), W, B);
-    toRows(Y.data(), W, B, ls.w.data(), p0);
-  }
-}
-
-void radialBackward(const Model& m, const Layer& L, const LayerState& ls, int p0, int B, double* gW, double* gEf) {
-  const int K = m.numBasis, H = L.radial[0].rows, W = L.radial[2].rows;
-  const bool quant = m.quantizesActivations();
-  std::vector<double> pre(std::max({K, H, W}) * B), z(H * B), g(H * B), g2(H * B);
-  if (quant) {
-    fromRows(ls.w0.data(), W, B, pre.data(), p0);
-    lsqMaskRows(L.radialOut, pre.data(), gW, W, B);
-  }
-  std::fill(g.begin(), g.end(), 0.0);
-  L.radial[2].applyTransposedAddBatch(gW, B, g.data());  // dE/da2 (H, B)
-  for (int layer = 1; layer >= 0; --layer) {              // through silu(h2), then silu(h1)
-    fromRows((layer == 1 ? ls.h2 : ls.h1).data(), H, B, pre.data(), p0);
-    for (int k = 0; k < H * B; ++k) z[k] = math::silu(pre[k]);
-    if (quant) lsqMaskRows(L.radialIn[layer + 1], z.data(), g.data(), H, B);
-    for (int k = 0; k < H * B; ++k) g[k] *= math::siluGrad(pre[k]);
-    if (layer == 1) {
-      std::fill(g2.begin(), g2.end(), 0.0);
-      L.radial[1].applyTransposedAddBatch(g.data(), B, g2.data());
-      g.swap(g2);
-    }
-  }
-  std::fill(gEf, gEf + K * B, 0.0);
-  L.radial[0].applyTransposedAddBatch(g.data(), B, gEf);
-  if (quant) {
-    fromRows(ls.ef.data(), K, B, pre.data(), p0);
-    lsqMaskRows(L.radialIn[0], pre.data(), gEf, K, B);
   }
 }
 

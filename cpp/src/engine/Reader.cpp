@@ -137,6 +137,7 @@ Matrix Reader::matrix(const std::string& name, int rows, int cols, Mode mode) co
       }
   }
   for (double& v : m.a) v *= alpha;
+  m.pack();
   return m;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gaqmd/engine/Codebook.h"
+#include "gaqmd/engine/Kernels.h"
 #include "gaqmd/engine/ModelData.h"
 
 namespace gaqmd {
@@ -18,6 +19,14 @@ enum class Mode { Fp32, W4A32, W4A8 };
 struct Irreps {
   std::vector<int> mul, l, offset;
   int dim = 0;
+  /// Transposed layout (engine-internal, Kernels.h): block b component-major with channels padded
+  /// to Cp, element (u, m) at offsetT[b] + m Cp + u; dimT in all. Set by setTransposed.
+  std::vector<int> offsetT;
+  int dimT = 0;
+  void setTransposed(int Cp);
+  /// One atom's features: channel-major (D) <-> transposed (dimT, zero padding).
+  void toTransposed(const double* x, double* xT, int Cp) const;
+  void fromTransposed(const double* xT, double* x, int Cp, bool accumulate) const;
   int size() const { return static_cast<int>(mul.size()); }
   bool operator==(const Irreps& o) const { return mul == o.mul && l == o.l; }
 };
@@ -26,15 +35,12 @@ struct Irreps {
 struct Matrix {
   int rows = 0, cols = 0;
   std::vector<double> a;
+  PackedMatrix packed, packedT;  // A and Aᵀ packed for gemm (set by pack())
+  void pack();
   /// y (rows) = A x (cols); accumulate adds to y.
   void apply(const double* x, double* y, bool accumulate = false) const;
   /// gx (cols) += Aᵀ gy (rows).
   void applyTransposedAdd(const double* gy, double* gx) const;
-  /// Batched forms over B inputs stored transposed, X (cols, B) -> Y (rows, B), and
-  /// gX (cols, B) += Aᵀ gY (rows, B): each column is summed in the same order as apply /
-  /// applyTransposedAdd, so results are bitwise those of the unbatched calls.
-  void applyBatch(const double* X, int B, double* Y) const;
-  void applyTransposedAddBatch(const double* gY, int B, double* gX) const;
 };
 
 /// LSQ activation quantizer: one scale per channel.
@@ -79,7 +85,10 @@ struct Layer {
   Irreps in, out, mid, gate;
   EquiLinear up, down, self;
   Matrix radial[3];
+  PackedMatrix radial2Padded;  // radial[2] with rows p C + u moved to p Cp + u (zero rows between)
+  int Wp = 0;                  // P Cp: padded radial output width
   std::vector<TpPath> tp;
+  std::vector<TpPlan> plans;   // tp for the transposed layouts
   bool residual = false;
   int numGates = 0;  // G
   double scalarActScale = 1.0, gateActScale = 1.0;
@@ -87,6 +96,7 @@ struct Layer {
   // w4a8 quantizers
   IrrepsQuant inQ, upQ;
   Lsq radialIn[3], radialOut;
+  Lsq radialOutPadded;  // radialOut on the padded layout (scale 1 on padding)
 };
 
 struct Readout {
@@ -99,6 +109,7 @@ struct Model {
   Mode mode = Mode::Fp32;
   double cutoff = 0, cutoffP = 6, avgNumNeighbors = 1, zeroThreshold = 0;
   int numBasis = 0, channels = 0, lMax = 1, numLayers = 0;
+  int Cp = 0;  // paddedChannels(channels)
   bool attention = false, localFrames = false;
   std::vector<int> species;
   std::vector<double> frequencies;

@@ -18,8 +18,11 @@ struct MddqState {
 
 struct LayerState {
   std::vector<double> x, xq, xuPre, xu;  // (n, D_in): input, after in_q, linear_up, after up_q
+  std::vector<double> xuT;               // (n, D_inT) xu in the transposed layout (Kernels.h)
   std::vector<double> M, g, out;         // (n, D_mid), (n, D_gate), (n, D_out)
-  std::vector<double> ef, h1, h2, w0, w;  // per pair: (P, K), (P, H), (P, H), (P, PC) pre-quant, (P, PC)
+  // per pair, padded layout (path p, channel u at p Cp + u): radial weights w (P, Wp) and their
+  // derivative in the pair distance dw = dw/dd (forward mode through the MLP and its quantizers)
+  std::vector<double> w, dw;
   std::vector<MddqState> inQ, upQ;       // per block (empty for l = 0 blocks)
   // attention: Q (n, A) raw query, Ks (n, A) = W_k s, kr (P, A) = W_r ê, Kraw (E, A),
   // expA (E,) = exp(a_e), alpha (E,), Z (n,)
@@ -39,10 +42,11 @@ struct State {
   std::vector<double> gradR;                         // (P, 3) dE/dr_pair, Å⁻¹ eV
 };
 
-/// Scratch of one layer's backward: GM (n, D_mid) = dE/dM, Gxq / Gxu (n, D_in) = dE/dxq, dE/dxu;
-/// per edge gY (E, (l+1)²), gw (E, PC), gKraw (E, A), gEnv (E,) (attention's envelope gradient).
+/// Scratch of one layer's backward: GM (n, D_mid) = dE/dM and GMT (n, D_midT) transposed,
+/// Gxq / Gxu (n, D_in) = dE/dxq, dE/dxu; per edge gY (E, (l+1)²), gRadial (E,) = dE/dd through the
+/// edge's radial weights, gKraw (E, A), gEnv (E,) (attention's envelope gradient).
 struct LayerGrad {
-  std::vector<double> GM, Gxq, Gxu, gY, gw, gKraw, gEnv;
+  std::vector<double> GM, GMT, Gxq, Gxu, gY, gRadial, gKraw, gEnv;
 };
 
 // --- building blocks (Features.cpp) ---
@@ -74,19 +78,12 @@ void gateBackward(const Layer& L, const double* g, const double* gy, double* gg)
 
 /// Spherical harmonics of edge e: Y of its pair times (-1)^l for a reversed edge.
 void edgeSh(const State& s, int lMax, int e, double* Y);
-/// Message of one edge (D_mid): m[path][u, k] = w[p C + u] Σ_ab cg[a, b, k] xj[bin][u, a] Y_b.
-void tensorProduct(const Layer& L, int C, const double* xj, const double* Y, const double* w, double* m);
-/// Backward of tensorProduct for dE/dm = gm: gxj += ..., gY += ..., gw += ... (each may be null).
-void tensorProductBackward(const Layer& L, int C, const double* xj, const double* Y, const double* w,
-                           const double* gm, double* gxj, double* gY, double* gw);
-
 // --- radial MLP (Radial.cpp), batched over pairs ---
 
-constexpr int kRadialBatch = 16;
-/// Pairs [begin, end): ef = e f -> ls.ef, h1, h2, w0 (pre-quant output), w.
+/// Pairs per radial batch: the GEMM columns are their values then their tangents (d/dd).
+constexpr int kPairBatch = 8;
+/// Pairs [begin, end): w, dw of ls (radial MLP of e·f, forward mode for d/dd).
 void radialForward(const Model& m, const Layer& L, LayerState& ls, const State& s, int begin, int end);
-/// Pairs [p0, p0 + B): gW (PC, B) = dE/dw (masked in place) -> gEf (K, B) = dE/d(e f).
-void radialBackward(const Model& m, const Layer& L, const LayerState& ls, int p0, int B, double* gW, double* gEf);
 
 // --- passes (Forward.cpp, Backward.cpp) ---
 
