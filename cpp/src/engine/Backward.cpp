@@ -42,14 +42,14 @@ void updateBackward(const Model& m, const Layer& L, const LayerState& ls, const 
   lg.GM.assign(n * Dm, 0.0), lg.Gxq.assign(n * D, 0.0), lg.Gxu.assign(n * D, 0.0);
   lg.GMT.resize(static_cast<size_t>(n) * DmT);
   parallelFor(n, threads, [&](int begin, int end) {
-    std::vector<double> gg(Dg);
+    std::vector<double> gg(static_cast<size_t>(end - begin) * Dg);
     for (int i = begin; i < end; ++i) {
-      gateBackward(L, &ls.g[i * Dg], &G[i * Do], gg.data());
+      gateBackward(L, &ls.g[i * Dg], &G[i * Do], &gg[static_cast<size_t>(i - begin) * Dg]);
       if (L.residual) std::copy(&G[i * Do], &G[i * Do] + Do, &lg.Gxq[i * D]);
-      linearTransposedAdd(L.down, gg.data(), &lg.GM[i * Dm]);
-      linearTransposedAdd(L.self, gg.data(), &lg.Gxq[i * D]);
-      L.mid.toTransposed(&lg.GM[i * Dm], &lg.GMT[static_cast<size_t>(i) * DmT], m.Cp);
     }
+    linearTransposedAddBatch(L.down, gg.data(), Dg, end - begin, &lg.GM[begin * Dm], Dm);
+    linearTransposedAddBatch(L.self, gg.data(), Dg, end - begin, &lg.Gxq[begin * D], D);
+    for (int i = begin; i < end; ++i) L.mid.toTransposed(&lg.GM[i * Dm], &lg.GMT[static_cast<size_t>(i) * DmT], m.Cp);
   });
 }
 
@@ -143,11 +143,14 @@ void inputBackward(const Model& m, const Layer& L, const LayerState& ls, LayerGr
   const bool quant = m.quantizesActivations();
   Gx.assign(n * D, 0.0);
   parallelFor(n, threads, [&](int begin, int end) {
-    std::vector<double> gPre(D);
+    std::vector<double> gPre(static_cast<size_t>(end - begin) * D);
     for (int i = begin; i < end; ++i) {
-      if (quant) quantizeIrrepsBackward(L.upQ, L.in, &ls.xuPre[i * D], &lg.Gxu[i * D], ls.upQ, i, gPre.data());
-      else std::copy(&lg.Gxu[i * D], &lg.Gxu[i * D] + D, gPre.begin());
-      linearTransposedAdd(L.up, gPre.data(), &lg.Gxq[i * D]);
+      double* gp = &gPre[static_cast<size_t>(i - begin) * D];
+      if (quant) quantizeIrrepsBackward(L.upQ, L.in, &ls.xuPre[i * D], &lg.Gxu[i * D], ls.upQ, i, gp);
+      else std::copy(&lg.Gxu[i * D], &lg.Gxu[i * D] + D, gp);
+    }
+    linearTransposedAddBatch(L.up, gPre.data(), D, end - begin, &lg.Gxq[begin * D], D);
+    for (int i = begin; i < end; ++i) {
       if (quant) quantizeIrrepsBackward(L.inQ, L.in, &ls.x[i * D], &lg.Gxq[i * D], ls.inQ, i, &Gx[i * D]);
       else std::copy(&lg.Gxq[i * D], &lg.Gxq[i * D] + D, &Gx[i * D]);
     }

@@ -98,33 +98,63 @@ TpPlan makeTpPlan(const std::vector<double>& cg, int lIn, int lSh, int lOut, int
   return P;
 }
 
-void linearApply(const EquiLinear& L, const double* in, double* out, bool accumulate) {
-  if (!accumulate) std::fill(out, out + L.out.dim, 0.0);
-  for (size_t p = 0; p < L.w.size(); ++p) {
-    const int bin = L.blockIn[p], bout = L.blockOut[p], d = 2 * L.in.l[bin] + 1;
-    const Matrix& W = L.w[p];
-    const double* x = in + L.in.offset[bin];
-    double* y = out + L.out.offset[bout];
-    for (int v = 0; v < W.rows; ++v)
-      for (int mm = 0; mm < d; ++mm) {
-        double sum = 0.0;
-        for (int u = 0; u < W.cols; ++u) sum += W.a[v * W.cols + u] * x[u * d + mm];
-        y[v * d + mm] += sum;
+namespace {
+
+constexpr int kAtomBatch = 16;  // atoms per GEMM: columns (atom, m), padded to kColumnPad
+int paddedColumns(int n) { return (n + kColumnPad - 1) / kColumnPad * kColumnPad; }
+
+/// One path over atoms [0, nb) (nb <= kAtomBatch): out block (+)= A in block, A = W or Wᵀ packed.
+void pathBatch(const PackedMatrix& A, int d, const double* in, int ldIn, int offIn, int nb, double* out, int ldOut,
+               int offOut, bool add) {
+  thread_local std::vector<double> X, Y;
+  const int cols = nb * d, N = paddedColumns(cols);
+  X.resize(static_cast<size_t>(A.cols) * N);
+  Y.resize(static_cast<size_t>(A.rows) * N);
+  for (int u = 0; u < A.cols; ++u) {
+    double* x = &X[static_cast<size_t>(u) * N];
+    for (int i = 0; i < nb; ++i)
+      for (int m = 0; m < d; ++m) x[i * d + m] = in[static_cast<size_t>(i) * ldIn + offIn + u * d + m];
+    for (int c = cols; c < N; ++c) x[c] = 0.0;
+  }
+  gemm(A, X.data(), N, N, Y.data(), N);
+  for (int v = 0; v < A.rows; ++v) {
+    const double* y = &Y[static_cast<size_t>(v) * N];
+    for (int i = 0; i < nb; ++i)
+      for (int m = 0; m < d; ++m) {
+        double& o = out[static_cast<size_t>(i) * ldOut + offOut + v * d + m];
+        o = add ? o + y[i * d + m] : y[i * d + m];
       }
   }
 }
 
-void linearTransposedAdd(const EquiLinear& L, const double* gout, double* gin) {
-  for (size_t p = 0; p < L.w.size(); ++p) {
-    const int bin = L.blockIn[p], bout = L.blockOut[p], d = 2 * L.in.l[bin] + 1;
-    const Matrix& W = L.w[p];
-    const double* gy = gout + L.out.offset[bout];
-    double* gx = gin + L.in.offset[bin];
-    for (int v = 0; v < W.rows; ++v)
-      for (int u = 0; u < W.cols; ++u) {
-        const double a = W.a[v * W.cols + u];
-        for (int mm = 0; mm < d; ++mm) gx[u * d + mm] += a * gy[v * d + mm];
-      }
+}  // namespace
+
+void linearBatch(const EquiLinear& L, const double* in, int ldIn, int n, double* out, int ldOut, bool accumulate) {
+  for (int i0 = 0; i0 < n; i0 += kAtomBatch) {
+    const int nb = std::min(kAtomBatch, n - i0);
+    const double* inB = in + static_cast<size_t>(i0) * ldIn;
+    double* outB = out + static_cast<size_t>(i0) * ldOut;
+    std::vector<char> written(L.out.size(), accumulate ? 1 : 0);
+    for (size_t p = 0; p < L.w.size(); ++p) {
+      const int bin = L.blockIn[p], bout = L.blockOut[p], d = 2 * L.in.l[bin] + 1;
+      pathBatch(L.w[p].packed, d, inB, ldIn, L.in.offset[bin], nb, outB, ldOut, L.out.offset[bout], written[bout]);
+      written[bout] = 1;
+    }
+    for (int b = 0; b < L.out.size(); ++b)
+      if (!written[b])
+        for (int i = 0; i < nb; ++i)
+          std::fill_n(outB + static_cast<size_t>(i) * ldOut + L.out.offset[b], L.out.mul[b] * (2 * L.out.l[b] + 1), 0.0);
+  }
+}
+
+void linearTransposedAddBatch(const EquiLinear& L, const double* gout, int ldOut, int n, double* gin, int ldIn) {
+  for (int i0 = 0; i0 < n; i0 += kAtomBatch) {
+    const int nb = std::min(kAtomBatch, n - i0);
+    for (size_t p = 0; p < L.w.size(); ++p) {
+      const int bin = L.blockIn[p], bout = L.blockOut[p], d = 2 * L.in.l[bin] + 1;
+      pathBatch(L.w[p].packedT, d, gout + static_cast<size_t>(i0) * ldOut, ldOut, L.out.offset[bout], nb,
+                gin + static_cast<size_t>(i0) * ldIn, ldIn, L.in.offset[bin], true);
+    }
   }
 }
 

@@ -79,7 +79,10 @@ void nodeInput(const Model& m, const Layer& L, LayerState& ls, State& s, int thr
         quantizeIrreps(m, L.inQ, L.in, &ls.x[i * D], xq, ls.inQ, i, frame);
       else
         std::copy(&ls.x[i * D], &ls.x[i * D] + D, xq);
-      linearApply(L.up, xq, &ls.xuPre[i * D], false);
+    }
+    linearBatch(L.up, &ls.xq[begin * D], D, end - begin, &ls.xuPre[begin * D], D, false);
+    for (int i = begin; i < end; ++i) {
+      const double* frame = (quant && m.localFrames) ? &s.frames[9 * i] : nullptr;
       if (quant)
         quantizeIrreps(m, L.upQ, L.in, &ls.xuPre[i * D], &ls.xu[i * D], ls.upQ, i, frame);
       else
@@ -158,9 +161,11 @@ void aggregateAndUpdate(const Model& m, const Layer& L, LayerState& ls, const St
                       &ls.w[static_cast<size_t>(nl.pair[e]) * Wp], c, MT.data());
       }
       L.mid.fromTransposed(MT.data(), M, m.Cp, false);
-      double* g = &ls.g[i * Dg];
-      linearApply(L.down, M, g, false);
-      linearApply(L.self, &ls.xq[i * D], g, true);
+    }
+    linearBatch(L.down, &ls.M[begin * Dm], Dm, end - begin, &ls.g[begin * Dg], Dg, false);
+    linearBatch(L.self, &ls.xq[begin * D], D, end - begin, &ls.g[begin * Dg], Dg, true);
+    for (int i = begin; i < end; ++i) {
+      const double* g = &ls.g[i * Dg];
       double* y = &ls.out[i * Do];
       gateForward(L, g, y);
       if (L.residual)

@@ -1,13 +1,15 @@
 """Variational Monte Carlo (DESIGN §7): Forward Laplacian value type, ops, local energy, test ansätze,
-the FermiNet-style ansatz, Metropolis sampling, optimisation with blocked error bars, systems and reports."""
+the FermiNet-style ansatz, Hartree–Fock pretraining (optional PySCF), Metropolis sampling, optimisation
+(Adam or minSR) with blocked error bars, systems and reports. Usage: docs/vmc.md."""
 
 from gaqmd.vmc import ops
 from gaqmd.vmc.ansatz import AnsatzConfig, FermiNet
 from gaqmd.vmc.blocking import blocked_error
 from gaqmd.vmc.hamiltonian import METHODS, local_energy, local_kinetic_energy, potential_energy
 from gaqmd.vmc.laplacian import FwdLapl, fwdlapl_input, to_dense
+from gaqmd.vmc.pretrain import HartreeFock, PretrainConfig, pretrain
 from gaqmd.vmc.sampler import MetropolisSampler, SamplerConfig, initial_positions
-from gaqmd.vmc.systems import System, atom, hydrogen_molecule, named_system, read_xyz
+from gaqmd.vmc.systems import System, atom, hydrogen_molecule, lithium_hydride, named_system, read_xyz
 from gaqmd.vmc.train import TrainConfig, VMCResult, run_vmc
 from gaqmd.vmc.wavefunctions import SlaterMLP, hydrogen_1s, hydrogenic_product, random_positions
 
@@ -16,7 +18,9 @@ __all__ = [
     "AnsatzConfig",
     "FermiNet",
     "FwdLapl",
+    "HartreeFock",
     "MetropolisSampler",
+    "PretrainConfig",
     "SamplerConfig",
     "SlaterMLP",
     "System",
@@ -28,12 +32,14 @@ __all__ = [
     "hydrogen_1s",
     "hydrogen_molecule",
     "hydrogenic_product",
+    "lithium_hydride",
     "initial_positions",
     "local_energy",
     "local_kinetic_energy",
     "named_system",
     "ops",
     "potential_energy",
+    "pretrain",
     "random_positions",
     "read_xyz",
     "run_vmc",

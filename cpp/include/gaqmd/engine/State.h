@@ -54,10 +54,11 @@ struct LayerGrad {
 /// Attention's normalization: 1 / sqrt(|v|² + 1e-12) of v (n).
 double inverseNorm(const double* v, int n);
 
-/// out (D_out) = L in (D_in); accumulate adds.
-void linearApply(const EquiLinear& L, const double* in, double* out, bool accumulate);
-/// gin (D_in) += Lᵀ gout (D_out).
-void linearTransposedAdd(const EquiLinear& L, const double* gout, double* gin);
+/// Rows of n atoms: out (n, ld ldOut) = L in (n, ld ldIn); accumulate adds. GEMMs over batches of
+/// atoms; each atom's result is independent of the batch.
+void linearBatch(const EquiLinear& L, const double* in, int ldIn, int n, double* out, int ldOut, bool accumulate);
+/// gin (n, ldIn) += Lᵀ gout (n, ldOut).
+void linearTransposedAddBatch(const EquiLinear& L, const double* gout, int ldOut, int n, double* gin, int ldIn);
 
 /// Fake-quantizes one atom's features x (D) into xq, recording MDDQ decisions of atom `atom`;
 /// frame: the atom's local frame (3x3) or nullptr (global codebook orientation).
