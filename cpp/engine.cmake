@@ -9,6 +9,7 @@ add_library(gaqmd_engine STATIC
   ${_gaqmd_engine_dir}/src/engine/Neighbors.cpp
   ${_gaqmd_engine_dir}/src/engine/Features.cpp
   ${_gaqmd_engine_dir}/src/engine/Kernels.cpp
+  ${_gaqmd_engine_dir}/src/engine/Parallel.cpp
   ${_gaqmd_engine_dir}/src/engine/Radial.cpp
   ${_gaqmd_engine_dir}/src/engine/Forward.cpp
   ${_gaqmd_engine_dir}/src/engine/Backward.cpp

@@ -106,10 +106,13 @@ void bindEngine(py::module_& m) {
     }
   });
   py::class_<Engine>(m, "Engine", "Native engine: energy (eV) and forces (eV/Å) of a model description")
-      .def(py::init([](const std::map<std::string, std::string>& attributes, const py::dict& arrays) {
-             return Engine(toModelData(attributes, arrays));
-           }),
-           py::arg("attributes"), py::arg("arrays"))
+      .def(py::init([](const std::map<std::string, std::string>& attributes, const py::dict& arrays,
+                       int radialTable) { return Engine(toModelData(attributes, arrays), radialTable); }),
+           py::arg("attributes"), py::arg("arrays"), py::arg("radial_table") = 0,
+           "radial_table > 0: tabulated radial MLP with that many knots (fp32/w4a32; docs/format.md "
+           "radial_table_points); 0: as the description's attribute says (absent: exact)")
+      .def_property_readonly("radial_table_points", &Engine::radialTablePoints,
+                             "knots of the tabulated radial mode, 0 in the exact mode")
       .def_property_readonly("species", &Engine::species, "atomic numbers in model order")
       .def_property_readonly("cutoff", &Engine::cutoff, "cutoff radius, Å")
       .def("compute", &compute, py::arg("positions"), py::arg("species_index"), py::arg("box") = py::none(),

@@ -161,11 +161,11 @@ void inputBackward(const Model& m, const Layer& L, const LayerState& ls, LayerGr
 
 void backward(const Model& m, State& s, double* forces, int threads) {
   const int T = static_cast<int>(m.layers.size());
-  s.gradIn.assign(T, {});
-  s.gradOut.assign(T, {});
+  s.gradIn.resize(T);
+  s.gradOut.resize(T);
   s.gradR.assign(3 * s.list->numPairs(), 0.0);
   readoutBackward(m, s, threads);
-  LayerGrad lg;
+  LayerGrad& lg = s.grad;
   for (int t = T - 1; t >= 0; --t) {
     const Layer& L = m.layers[t];
     const LayerState& ls = s.layers[t];

@@ -3,9 +3,11 @@
 #include "gaqmd/engine/Engine.h"
 
 #include <algorithm>
+#include <mutex>
 #include <thread>
 
 #include "gaqmd/engine/Model.h"
+#include "gaqmd/engine/Parallel.h"
 #include "gaqmd/engine/State.h"
 #include "gaqmd/math/sph.h"
 
@@ -40,34 +42,87 @@ std::vector<double> perEdge(const NeighborList& nl, const std::vector<double>& r
   return out;
 }
 
-std::unique_ptr<Model> checkedDecode(const ModelData& data) {
+std::unique_ptr<Model> checkedDecode(const ModelData& data, int radialTablePoints) {
   if (!kernelIsaSupported())
     throw ModelError(std::string("this build of the gaqmd engine uses ") + kernelIsa() +
                      " instructions, which this CPU lacks; rebuild with -DGAQMD_ENGINE_AVX2=OFF");
-  return decodeModel(data);
+  std::unique_ptr<Model> m = decodeModel(data);
+  if (radialTablePoints < 0) throw ModelError("radial table points must be >= 0 (0: as the description says)");
+  int points = radialTablePoints;
+  if (points == 0 && data.hasAttribute("radial_table_points")) {
+    const std::string& text = data.attribute("radial_table_points");
+    size_t used = 0;
+    long value = -1;
+    try {
+      value = std::stol(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || value < 0 || value > (1L << 20))
+      throw ModelError("model attribute 'radial_table_points' = '" + text +
+                       "' is not an integer in 0..1048576 (0: exact radial MLP)");
+    points = static_cast<int>(value);
+  }
+  if (points > 0) tabulateRadial(*m, points);
+  return m;
 }
 
 }  // namespace
 
-Engine::Engine(const ModelData& data) : model_(checkedDecode(data)) {}
+/// Buffers of one evaluation at a time, reused so that repeated evaluations (MD steps) allocate
+/// nothing, and the thread pool its loops run on.
+struct Workspace {
+  NeighborList list;
+  State state;
+  std::unique_ptr<ThreadPool> pool;
+};
+
+struct Workspaces {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Workspace>> idle;
+
+  std::unique_ptr<Workspace> acquire() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (idle.empty()) return std::make_unique<Workspace>();
+    std::unique_ptr<Workspace> w = std::move(idle.back());
+    idle.pop_back();
+    return w;
+  }
+  void release(std::unique_ptr<Workspace> w) {
+    std::lock_guard<std::mutex> lock(mutex);
+    idle.push_back(std::move(w));
+  }
+};
+
+Engine::Engine(const ModelData& data, int radialTablePoints)
+    : model_(checkedDecode(data, radialTablePoints)), workspaces_(std::make_unique<Workspaces>()) {}
 Engine::~Engine() = default;
 Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 
 const std::vector<int>& Engine::species() const { return model_->species; }
 double Engine::cutoff() const { return model_->cutoff; }
+int Engine::radialTablePoints() const { return model_->tablePoints; }
 
 double Engine::compute(const double* positions, const int* speciesIndex, int n, const double* box, double* forces,
                        int threads) const {
   if (n < 0) throw InputError("negative number of atoms");
   checkSpecies(speciesIndex, n, static_cast<int>(model_->species.size()));
   checkGeometry(positions, n, box, model_->cutoff);
-  const NeighborList list = buildNeighborList(positions, n, box, model_->cutoff);
-  State s;
-  s.n = n;
-  s.list = &list;
-  s.species = speciesIndex;
   threads = resolveThreads(threads);
+  struct Lease {  // returns the workspace on every exit
+    Workspaces& owner;
+    std::unique_ptr<Workspace> w;
+    ~Lease() { owner.release(std::move(w)); }
+  } lease{*workspaces_, workspaces_->acquire()};
+  Workspace& w = *lease.w;
+  if (threads > 1 && (!w.pool || w.pool->size() != threads)) w.pool = std::make_unique<ThreadPool>(threads);
+  PoolScope scope(threads > 1 ? w.pool.get() : nullptr);
+  buildNeighborList(positions, n, box, model_->cutoff, w.list, threads);
+  State& s = w.state;
+  s.n = n;
+  s.list = &w.list;
+  s.species = speciesIndex;
   const double energy = forward(*model_, s, threads);
   backward(*model_, s, forces, threads);
   return energy;

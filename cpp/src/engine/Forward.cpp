@@ -56,9 +56,12 @@ void localFrames(State& s, int threads) {
 }
 
 void resizeMddq(std::vector<MddqState>& st, const Irreps& irreps, int n) {
-  st.assign(irreps.size(), MddqState());
+  st.resize(irreps.size());
   for (int b = 0; b < irreps.size(); ++b) {
-    if (irreps.l[b] != 1) continue;
+    if (irreps.l[b] != 1) {
+      st[b] = MddqState();
+      continue;
+    }
     const size_t count = static_cast<size_t>(n) * irreps.mul[b];
     st[b].c.resize(3 * count), st[b].m.resize(count), st[b].mHat.resize(count), st[b].inRange.resize(count);
     st[b].zero.resize(count);
@@ -210,7 +213,7 @@ double forward(const Model& m, State& s, int threads) {
   pairGeometry(m, s, threads);
   if (m.quantizesActivations() && m.localFrames) localFrames(s, threads);
   const int C = m.channels, S = static_cast<int>(m.species.size());
-  s.layers.assign(m.layers.size(), LayerState());
+  s.layers.resize(m.layers.size());  // reused between evaluations (Workspace)
   s.layers[0].x.resize(s.n * C);
   for (int i = 0; i < s.n; ++i)
     for (int u = 0; u < C; ++u) s.layers[0].x[i * C + u] = m.embedding.a[u * S + s.species[i]];

@@ -116,6 +116,24 @@ void gemm(const PackedMatrix& A, const double* X, int ldx, int N, double* Y, int
   }
 }
 
+void hermiteSegment(const double* coeffs, int n, double t, double invH, double* w, double* dw) {
+  const double* c0 = coeffs;
+  const double* c1 = coeffs + n;
+  const double* c2 = coeffs + 2 * n;
+  const double* c3 = coeffs + 3 * n;
+  const vd tv = vset(t), t3 = vset(3.0 * t), ih = vset(invH);
+  int k = 0;
+  for (; k + kVec <= n; k += kVec) {
+    const vd a1 = vload(c1 + k), a2 = vload(c2 + k), a3 = vload(c3 + k);
+    vstore(w + k, vfma(tv, vfma(tv, vfma(tv, a3, a2), a1), vload(c0 + k)));
+    vstore(dw + k, vfma(tv, vfma(t3, a3, a2 + a2), a1) * ih);
+  }
+  for (; k < n; ++k) {
+    w[k] = c0[k] + t * (c1[k] + t * (c2[k] + t * c3[k]));
+    dw[k] = (c1[k] + t * (2.0 * c2[k] + 3.0 * t * c3[k])) * invH;
+  }
+}
+
 void tpForwardEdge(const std::vector<TpPlan>& plans, int Cp, const double* xT, const double* Y, const double* w,
                    double c, double* MT) {
   const vd cv = vset(c);

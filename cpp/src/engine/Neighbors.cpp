@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "gaqmd/engine/ModelData.h"
+#include "gaqmd/engine/Parallel.h"
 #include "gaqmd/math/common.h"
 
 namespace gaqmd {
@@ -99,80 +100,124 @@ void wrapBin(int index, int nb, int& bin, int& shift) {
   bin = index - shift * nb;
 }
 
-void collectPairs(const double* pos, int n, const double* box, double cutoff, const Grid& g, NeighborList& list) {
-  const double cutoff2 = cutoff * cutoff;
-  for (int i = 0; i < n; ++i) {
-    for (int d0 = -1; d0 <= 1; ++d0)
-      for (int d1 = -1; d1 <= 1; ++d1)
-        for (int d2 = -1; d2 <= 1; ++d2) {
-          const int delta[3] = {d0, d1, d2};
-          int bin[3], shift[3];
-          bool skip = false;
-          for (int k = 0; k < 3; ++k) {
-            const int index = g.cell[3 * i + k] + delta[k];
-            if (!g.periodic && (index < 0 || index >= g.nb[k])) skip = true;
-            wrapBin(index, g.nb[k], bin[k], shift[k]);
-            if (!g.periodic) shift[k] = 0;
-          }
-          // Periodic boxes have nb >= 2 (height >= 2 r_c), so every (bin, shift) visited is a
-          // distinct image; without periodicity bins outside the grid do not exist.
-          if (skip) continue;
-          const int b = (bin[0] * g.nb[1] + bin[1]) * g.nb[2] + bin[2];
-          for (int e = g.binStart[b]; e < g.binStart[b + 1]; ++e) {
-            const int j = g.binAtoms[e];
-            if (j <= i) continue;
-            double r[3];
-            double m[3] = {0, 0, 0};
-            if (g.periodic)
-              for (int k = 0; k < 3; ++k) m[k] = shift[k] + g.wraps[3 * i + k] - g.wraps[3 * j + k];
-            for (int a = 0; a < 3; ++a) {
-              const double image = box ? (m[0] * box[a] + m[1] * box[3 + a]) + m[2] * box[6 + a] : 0.0;
-              r[a] = (pos[3 * j + a] - pos[3 * i + a]) + image;
-            }
-            const double d2 = (r[0] * r[0] + r[1] * r[1]) + r[2] * r[2];
-            if (!(d2 < cutoff2)) continue;
-            if (d2 == 0.0)
-              throw InputError("atoms " + std::to_string(i) + " and " + std::to_string(j) +
-                               " are at the same position (or periodic image): " + vectorString(pos + 3 * i));
-            list.pairI.push_back(i);
-            list.pairJ.push_back(j);
-            list.pairR.insert(list.pairR.end(), r, r + 3);
-            list.pairD.push_back(math::norm3(r));
-          }
+/// Pairs (i, j > i) of atom i within the cutoff, in the order the bins are visited.
+struct Found {
+  std::vector<int> j;
+  std::vector<double> r;  // (count, 3)
+  std::vector<int> count; // per atom of the chunk
+};
+
+void collectAtom(const double* pos, const double* box, double cutoff2, const Grid& g, int i, Found& out) {
+  int found = 0;
+  for (int d0 = -1; d0 <= 1; ++d0)
+    for (int d1 = -1; d1 <= 1; ++d1)
+      for (int d2 = -1; d2 <= 1; ++d2) {
+        const int delta[3] = {d0, d1, d2};
+        int bin[3], shift[3];
+        bool skip = false;
+        for (int k = 0; k < 3; ++k) {
+          const int index = g.cell[3 * i + k] + delta[k];
+          if (!g.periodic && (index < 0 || index >= g.nb[k])) skip = true;
+          wrapBin(index, g.nb[k], bin[k], shift[k]);
+          if (!g.periodic) shift[k] = 0;
         }
-  }
+        // Periodic boxes have nb >= 2 (height >= 2 r_c), so every (bin, shift) visited is a
+        // distinct image; without periodicity bins outside the grid do not exist.
+        if (skip) continue;
+        const int b = (bin[0] * g.nb[1] + bin[1]) * g.nb[2] + bin[2];
+        for (int e = g.binStart[b]; e < g.binStart[b + 1]; ++e) {
+          const int j = g.binAtoms[e];
+          if (j <= i) continue;
+          double r[3];
+          double m[3] = {0, 0, 0};
+          if (g.periodic)
+            for (int k = 0; k < 3; ++k) m[k] = shift[k] + g.wraps[3 * i + k] - g.wraps[3 * j + k];
+          for (int a = 0; a < 3; ++a) {
+            const double image = box ? (m[0] * box[a] + m[1] * box[3 + a]) + m[2] * box[6 + a] : 0.0;
+            r[a] = (pos[3 * j + a] - pos[3 * i + a]) + image;
+          }
+          const double d2 = (r[0] * r[0] + r[1] * r[1]) + r[2] * r[2];
+          if (!(d2 < cutoff2)) continue;
+          if (d2 == 0.0)
+            throw InputError("atoms " + std::to_string(i) + " and " + std::to_string(j) +
+                             " are at the same position (or periodic image): " + vectorString(pos + 3 * i));
+          out.j.push_back(j);
+          out.r.insert(out.r.end(), r, r + 3);
+          ++found;
+        }
+      }
+  out.count.push_back(found);
 }
 
-void buildEdges(int n, NeighborList& list) {
+/// Pairs in atom order (each atom's in bin order), found in parallel chunks of atoms.
+void collectPairs(const double* pos, int n, const double* box, double cutoff, const Grid& g, NeighborList& list,
+                  int threads) {
+  const double cutoff2 = cutoff * cutoff;
+  thread_local std::vector<Found> reused;  // per chunk, kept by the calling thread between calls
+  std::vector<Found>& chunks = reused;     // (a lambda naming `reused` would see its own thread's)
+  const int numChunk = numChunks(n, threads);
+  chunks.resize(numChunk);
+  parallelChunks(n, threads, [&](int c, int begin, int end) {
+    Found& f = chunks[c];
+    f.j.clear(), f.r.clear(), f.count.clear();
+    for (int i = begin; i < end; ++i) collectAtom(pos, box, cutoff2, g, i, f);
+  });
+  std::vector<int> offset(numChunk + 1, 0);
+  for (int c = 0; c < numChunk; ++c) offset[c + 1] = offset[c] + static_cast<int>(chunks[c].j.size());
+  const int P = offset[numChunk];
+  list.pairI.resize(P), list.pairJ.resize(P), list.pairR.resize(3 * static_cast<size_t>(P)), list.pairD.resize(P);
+  parallelChunks(n, threads, [&](int c, int begin, int end) {
+    const Found& f = chunks[c];
+    int p = offset[c], k = 0;
+    for (int i = begin; i < end; ++i)
+      for (int q = 0; q < f.count[i - begin]; ++q, ++p, ++k) {
+        list.pairI[p] = i;
+        list.pairJ[p] = f.j[k];
+        for (int a = 0; a < 3; ++a) list.pairR[3 * static_cast<size_t>(p) + a] = f.r[3 * static_cast<size_t>(k) + a];
+        list.pairD[p] = math::norm3(&list.pairR[3 * static_cast<size_t>(p)]);
+      }
+  });
+}
+
+/// Directed edges grouped by center (counting sort), each center's sorted by (neighbour, pair).
+void buildEdges(int n, NeighborList& list, int threads) {
   const int P = list.numPairs();
-  std::vector<std::array<int, 3>> edges;  // (center, neighbour, pair)
-  edges.reserve(2 * P);
-  for (int p = 0; p < P; ++p) {
-    edges.push_back({list.pairI[p], list.pairJ[p], p});
-    edges.push_back({list.pairJ[p], list.pairI[p], p});
-  }
-  std::sort(edges.begin(), edges.end());
   list.start.assign(n + 1, 0);
-  list.neighbour.resize(2 * P);
-  list.pair.resize(2 * P);
-  list.sign.resize(2 * P);
-  list.reverse.resize(2 * P);
-  std::vector<int>& edgeOf = list.pairEdge;
-  edgeOf.resize(2 * P);
-  for (int e = 0; e < 2 * P; ++e) {
-    const auto& [center, neighbour, p] = edges[e];
-    ++list.start[center + 1];
-    list.neighbour[e] = neighbour;
-    list.pair[e] = p;
-    const bool forward = center == list.pairI[p];
-    list.sign[e] = forward ? 1.0 : -1.0;
-    edgeOf[2 * p + (forward ? 0 : 1)] = e;
-  }
+  for (int p = 0; p < P; ++p) ++list.start[list.pairI[p] + 1], ++list.start[list.pairJ[p] + 1];
   for (int a = 0; a < n; ++a) list.start[a + 1] += list.start[a];
-  for (int p = 0; p < P; ++p) {
-    list.reverse[edgeOf[2 * p]] = edgeOf[2 * p + 1];
-    list.reverse[edgeOf[2 * p + 1]] = edgeOf[2 * p];
+  list.neighbour.resize(2 * P), list.pair.resize(2 * P), list.sign.resize(2 * P), list.reverse.resize(2 * P);
+  list.pairEdge.resize(2 * P);
+  {
+    std::vector<int> fill(list.start.begin(), list.start.end() - 1);
+    for (int p = 0; p < P; ++p) {
+      const int i = list.pairI[p], j = list.pairJ[p];
+      list.neighbour[fill[i]] = j, list.pair[fill[i]++] = p;
+      list.neighbour[fill[j]] = i, list.pair[fill[j]++] = p;
+    }
   }
+  parallelFor(n, threads, [&](int begin, int end) {
+    std::vector<std::pair<int, int>> keys;
+    for (int a = begin; a < end; ++a) {
+      const int e0 = list.start[a], e1 = list.start[a + 1];
+      keys.clear();
+      for (int e = e0; e < e1; ++e) keys.emplace_back(list.neighbour[e], list.pair[e]);
+      std::sort(keys.begin(), keys.end());
+      for (int e = e0; e < e1; ++e) {
+        const int p = keys[e - e0].second;
+        list.neighbour[e] = keys[e - e0].first;
+        list.pair[e] = p;
+        const bool forward = a == list.pairI[p];
+        list.sign[e] = forward ? 1.0 : -1.0;
+        list.pairEdge[2 * p + (forward ? 0 : 1)] = e;
+      }
+    }
+  });
+  parallelFor(P, threads, [&](int begin, int end) {
+    for (int p = begin; p < end; ++p) {
+      list.reverse[list.pairEdge[2 * p]] = list.pairEdge[2 * p + 1];
+      list.reverse[list.pairEdge[2 * p + 1]] = list.pairEdge[2 * p];
+    }
+  });
 }
 
 }  // namespace
@@ -198,11 +243,16 @@ void checkGeometry(const double* positions, int n, const double* box, double cut
     }
 }
 
+void buildNeighborList(const double* positions, int n, const double* box, double cutoff, NeighborList& list,
+                       int threads) {
+  const Grid grid = makeGrid(positions, n, box, cutoff);
+  collectPairs(positions, n, box, cutoff, grid, list, threads);
+  buildEdges(n, list, threads);
+}
+
 NeighborList buildNeighborList(const double* positions, int n, const double* box, double cutoff) {
   NeighborList list;
-  const Grid grid = makeGrid(positions, n, box, cutoff);
-  collectPairs(positions, n, box, cutoff, grid, list);
-  buildEdges(n, list);
+  buildNeighborList(positions, n, box, cutoff, list, 1);
   return list;
 }
 

@@ -11,7 +11,8 @@
 
 namespace gaqmd {
 
-struct Model;  // validated, decoded parameters (engine-internal)
+struct Model;       // validated, decoded parameters (engine-internal)
+struct Workspaces;  // per-evaluation buffers and thread pools kept between calls (engine-internal)
 
 /// A debug tensor (row-major); integer: the values are indices (edge lists).
 struct Tensor {
@@ -23,7 +24,10 @@ struct Tensor {
 class Engine {
  public:
   /// Validates and decodes the description; throws ModelError naming what is wrong.
-  explicit Engine(const ModelData& data);
+  /// radialTablePoints > 0: tabulated radial mode with that many knots (fp32 and w4a32 only; see
+  /// docs/format.md, `radial_table_points`); 0: as the description's optional attribute
+  /// `radial_table_points` says (absent or 0: the exact radial MLP, the default).
+  explicit Engine(const ModelData& data, int radialTablePoints = 0);
   ~Engine();
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;
@@ -32,12 +36,15 @@ class Engine {
   const std::vector<int>& species() const;
   /// r_c in Å.
   double cutoff() const;
+  /// Knots of the tabulated radial mode, 0 in the exact mode.
+  int radialTablePoints() const;
 
   /// positions (n, 3) Å row-major; speciesIndex (n,) indices into species(); box: nullptr for
   /// vacuum, else 9 numbers, the three periodic box vectors as rows, Å (OpenMM's reduced form).
   /// Writes forces (n, 3) eV/Å (overwritten, not accumulated) and returns the energy in eV.
   /// Throws InputError for NaN/inf positions, a species index out of range, or a box with a
-  /// height below 2 r_c. threads: worker threads (0: hardware concurrency).
+  /// height below 2 r_c. threads: worker threads (0: hardware concurrency). Thread-safe: concurrent
+  /// calls use separate workspaces; the results do not depend on `threads`.
   double compute(const double* positions, const int* speciesIndex, int n, const double* box,
                  double* forces, int threads = 1) const;
 
@@ -52,6 +59,7 @@ class Engine {
 
  private:
   std::unique_ptr<Model> model_;
+  std::unique_ptr<Workspaces> workspaces_;
 };
 
 }  // namespace gaqmd

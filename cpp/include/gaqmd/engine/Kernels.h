@@ -34,6 +34,10 @@ void packMatrix(const double* a, int rows, int cols, PackedMatrix& out);
 /// where the ISA has it).
 void gemm(const PackedMatrix& A, const double* X, int ldx, int N, double* Y, int ldy);
 
+/// Cubic Hermite segment in coefficient form, coeffs = [c0 | c1 | c2 | c3] (4 n): w = c0 + t (c1 +
+/// t (c2 + t c3)) and dw = (c1 + t (2 c2 + 3 t c3)) · invH, the exact derivative in d = (k + t) h.
+void hermiteSegment(const double* coeffs, int n, double t, double invH, double* w, double* dw);
+
 /// One tensor-product path prepared at decode (docs/format.md step 4), for the transposed
 /// layouts: feature block b of an atom stored component-major, element (u, a) at offsetT + a·Cp + u.
 struct TpTerm {

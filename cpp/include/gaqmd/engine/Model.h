@@ -89,6 +89,9 @@ struct Layer {
   int Wp = 0;                  // P Cp: padded radial output width
   std::vector<TpPath> tp;
   std::vector<TpPlan> plans;   // tp for the transposed layouts
+  /// Tabulated radial mode: per interval q (d in [(q+1) h, (q+2) h]) the Hermite coefficients
+  /// [c0 | c1 | c2 | c3] (4 Wp) of w(d) (Radial.cpp); empty in the exact mode.
+  std::vector<double> radialTable;
   bool residual = false;
   int numGates = 0;  // G
   double scalarActScale = 1.0, gateActScale = 1.0;
@@ -110,6 +113,9 @@ struct Model {
   double cutoff = 0, cutoffP = 6, avgNumNeighbors = 1, zeroThreshold = 0;
   int numBasis = 0, channels = 0, lMax = 1, numLayers = 0;
   int Cp = 0;  // paddedChannels(channels)
+  /// Tabulated radial mode (0: exact): knots d_k = k h, k = 1..tablePoints, h = cutoff / tablePoints.
+  int tablePoints = 0;
+  double tableStep = 0, tableInvStep = 0;
   bool attention = false, localFrames = false;
   std::vector<int> species;
   std::vector<double> frequencies;
@@ -123,5 +129,8 @@ struct Model {
 
 /// Validates `data` against docs/format.md and decodes it; throws ModelError naming the problem.
 std::unique_ptr<Model> decodeModel(const ModelData& data);
+
+/// Switches m to the tabulated radial mode with `points` knots (Radial.cpp); ModelError for w4a8.
+void tabulateRadial(Model& m, int points);
 
 }  // namespace gaqmd

@@ -29,5 +29,8 @@ void checkGeometry(const double* positions, int n, const double* box, double cut
 
 /// Cell-list search: every pair with d < cutoff, minimum image in a periodic box (box != nullptr).
 NeighborList buildNeighborList(const double* positions, int n, const double* box, double cutoff);
+/// The same into `list` (its vectors reused); threads: worker threads for the search.
+void buildNeighborList(const double* positions, int n, const double* box, double cutoff, NeighborList& list,
+                       int threads);
 
 }  // namespace gaqmd

@@ -29,6 +29,15 @@ struct LayerState {
   std::vector<double> Q, Ks, kr, Kraw, expA, alpha, Z;
 };
 
+/// Scratch of one layer's backward: GM (n, D_mid) = dE/dM and GMT (n, D_midT) transposed,
+/// Gxq / Gxu (n, D_in) = dE/dxq, dE/dxu; per edge gY (E, (l+1)²), gRadial (E,) = dE/dd through the
+/// edge's radial weights, gKraw (E, A), gEnv (E,) (attention's envelope gradient).
+struct LayerGrad {
+  std::vector<double> GM, GMT, Gxq, Gxu, gY, gRadial, gKraw, gEnv;
+};
+
+/// Everything one evaluation computes; Engine keeps States between calls (their vectors keep
+/// their capacity), so an evaluation allocates nothing once sizes have been seen.
 struct State {
   int n = 0;
   const NeighborList* list = nullptr;
@@ -40,13 +49,7 @@ struct State {
   // backward
   std::vector<std::vector<double>> gradIn, gradOut;  // per layer: dE/dx (n, D_in), dE/dout (n, D_out)
   std::vector<double> gradR;                         // (P, 3) dE/dr_pair, Å⁻¹ eV
-};
-
-/// Scratch of one layer's backward: GM (n, D_mid) = dE/dM and GMT (n, D_midT) transposed,
-/// Gxq / Gxu (n, D_in) = dE/dxq, dE/dxu; per edge gY (E, (l+1)²), gRadial (E,) = dE/dd through the
-/// edge's radial weights, gKraw (E, A), gEnv (E,) (attention's envelope gradient).
-struct LayerGrad {
-  std::vector<double> GM, GMT, Gxq, Gxu, gY, gRadial, gKraw, gEnv;
+  LayerGrad grad;                                    // the current layer's backward scratch
 };
 
 // --- building blocks (Features.cpp) ---
