@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <vector>
 
+#include "gaqmd/engine/Kernels.h"
+#include "gaqmd/math/activations.h"
 #include "gaqmd/math/quant.h"
 #include "gaqmd/math/radial.h"
 #include "gaqmd/math/sph.h"
@@ -93,7 +96,59 @@ void testInt4AndLsq() {
   CHECK(std::fabs(logHat - std::exp(1.0)) < 1e-12, "log-domain magnitude %g", logHat);
 }
 
+/// roundHalfEven (the shift trick on the host) equals nearbyint bit for bit: ties, signs, huge
+/// values, the 2^51 boundary, infinities and NaN.
+void testRoundHalfEven() {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> uniform(-300.0, 300.0);
+  std::vector<double> xs = {0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 127.5, -128.5, 0.49999999999999994,
+                            2251799813685247.5, -2251799813685247.5, 2251799813685248.0, 4503599627370497.0,
+                            1e300, -1e300, INFINITY, -INFINITY};
+  for (int k = 0; k < 100000; ++k) xs.push_back(uniform(rng));
+  for (int k = -1000; k <= 1000; ++k) xs.push_back(k + 0.5);
+  for (double x : xs) {
+    const double a = roundHalfEven(x), b = std::nearbyint(x);
+    CHECK(a == b && std::signbit(a) == std::signbit(b), "roundHalfEven(%.17g) = %.17g, nearbyint %.17g", x, a, b);
+  }
+  CHECK(std::isnan(roundHalfEven(NAN)), "roundHalfEven(NaN) is not NaN");
+}
+
+/// The vectorized radial activation (Kernels.cpp) against the scalar formulas: SiLU and its
+/// derivative within a few ulps (its own exp), the LSQ bit for bit given the same SiLU value.
+void testRadialActivate() {
+  std::mt19937 rng(3);
+  std::normal_distribution<double> normal(0.0, 6.0);
+  const int rows = 64, width = 8, ld = 2 * width;
+  std::vector<double> Y(rows * ld), scale(rows);
+  for (double& y : Y) y = normal(rng);
+  Y[0] = 0.0, Y[1] = -0.0, Y[2] = 800.0, Y[3] = -800.0, Y[4] = 40.0, Y[5] = -40.0, Y[6] = 1e-300, Y[7] = -745.0;
+  for (double& s : scale) s = 0.01 + std::fabs(normal(rng)) / 50;
+  for (int quant = 0; quant < 2; ++quant) {
+    std::vector<double> out = Y;
+    gaqmd::radialActivate(out.data(), rows, ld, width, quant ? scale.data() : nullptr, -128.0, 127.0);
+    std::vector<double> plain = Y;
+    gaqmd::radialActivate(plain.data(), rows, ld, width, nullptr, 0.0, 0.0);
+    for (int h = 0; h < rows; ++h)
+      for (int b = 0; b < width; ++b) {
+        const double z = Y[h * ld + b], t = Y[h * ld + width + b];
+        const double silu = plain[h * ld + b], tangent = plain[h * ld + width + b];
+        CHECK(std::fabs(silu - gaqmd::math::silu(z)) <= 4e-16 * std::fabs(gaqmd::math::silu(z)) + 1e-300,
+              "silu(%.17g) = %.17g vs %.17g", z, silu, gaqmd::math::silu(z));
+        const double g = t * gaqmd::math::siluGrad(z);
+        CHECK(std::fabs(tangent - g) <= 1e-15 * std::fabs(g) + 1e-300, "silu' tangent at %.17g: %.17g vs %.17g", z,
+              tangent, g);
+        if (!quant) continue;
+        double mask;
+        const double q = lsqFakeQuant(silu, scale[h], -128.0, 127.0, &mask);
+        CHECK(out[h * ld + b] == q, "LSQ of %.17g: %.17g vs %.17g", silu, out[h * ld + b], q);
+        CHECK(out[h * ld + width + b] == tangent * mask, "LSQ mask of %.17g", silu);
+      }
+  }
+}
+
 int main() {
+  testRoundHalfEven();
+  testRadialActivate();
   testShGradient();
   testRadialDerivatives();
   testInt4AndLsq();

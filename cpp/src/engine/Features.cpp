@@ -95,6 +95,7 @@ TpPlan makeTpPlan(const std::vector<double>& cg, int lIn, int lSh, int lOut, int
     P.aStart[a + 1] = static_cast<int>(P.byA.size());
   }
   for (const TpTerm& t : P.terms) P.termAk.push_back(entry[t.a * P.d3 + t.k]);
+  P.kernel = tpKernelKind(P);
   return P;
 }
 

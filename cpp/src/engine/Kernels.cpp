@@ -116,6 +116,88 @@ void gemm(const PackedMatrix& A, const double* X, int ldx, int N, double* Y, int
   }
 }
 
+namespace {
+
+/// exp(x) lane-wise for x <= 0 (what the sigmoid needs: x = -|z|); exp(x) = 2^n exp(r),
+/// n = rne(x / ln 2), r = x - n ln2 (two-part ln 2, exact products with fma), exp(r) by Taylor to
+/// degree 13 (|r| <= 0.347: truncation < 1e-17 relative). x < -745 gives 0, as libm (underflow).
+inline vd expNonPositive(vd x) {
+  const vd lo = vset(-745.2);
+  x = x < lo ? lo : x;
+  const vd shift = vset(6755399441055744.0);  // 1.5 · 2^52: rne of |values| < 2^51
+  const vd n = (x * vset(1.4426950408889634) + shift) - shift;
+  const vd ln2Hi = vset(6.93147180369123816490e-01), ln2Lo = vset(1.90821492927058770002e-10);
+  const vd r = vfma(-n, ln2Lo, vfma(-n, ln2Hi, x));
+  static constexpr double c[14] = {1.0,
+                                   1.0,
+                                   1.0 / 2,
+                                   1.0 / 6,
+                                   1.0 / 24,
+                                   1.0 / 120,
+                                   1.0 / 720,
+                                   1.0 / 5040,
+                                   1.0 / 40320,
+                                   1.0 / 362880,
+                                   1.0 / 3628800,
+                                   1.0 / 39916800,
+                                   1.0 / 479001600,
+                                   1.0 / 6227020800};
+  vd p = vset(c[13]);
+  for (int k = 12; k >= 0; --k) p = vfma(p, r, vset(c[k]));
+  // 2^n in two factors (n down to -1075 does not fit one exponent field): 2^(n1) 2^(n - n1).
+  // An integer m with |m| < 2^51 is the low bits of m + 1.5·2^52: bits(m + shift) - bits(shift).
+  typedef long long vl __attribute__((vector_size(sizeof(vd))));
+  const vd n1 = (n * vset(0.5) + shift) - shift;  // ~n/2, exact integer
+  const vd n2 = n - n1;
+  vl i1, i2, is;
+  const vd a1 = n1 + shift, a2 = n2 + shift;
+  std::memcpy(&i1, &a1, sizeof i1);
+  std::memcpy(&i2, &a2, sizeof i2);
+  std::memcpy(&is, &shift, sizeof is);
+  const vl e1 = (i1 - is + 1023) << 52, e2 = (i2 - is + 1023) << 52;
+  vd s1, s2;
+  std::memcpy(&s1, &e1, sizeof s1);
+  std::memcpy(&s2, &e2, sizeof s2);
+  return (p * s1) * s2;
+}
+
+}  // namespace
+
+void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
+  const vd one = vset(1.0), zero = vzero(), qlo = vset(qmin), qhi = vset(qmax);
+  const vd shift = vset(6755399441055744.0), big = vset(2251799813685248.0);
+  for (int h = 0; h < rows; ++h) {
+    double* v = Y + static_cast<size_t>(h) * ld;
+    double* t = v + width;
+    for (int b = 0; b < width; b += kVec) {
+      const vd z = vload(v + b);
+      const vd e = expNonPositive(z < zero ? z : -z);  // exp(-|z|)
+      const vd s = z >= zero ? one / (one + e) : e / (one + e);  // math::sigmoid
+      vd value = z * s;                                          // math::silu
+      vd tangent = vload(t + b) * (s * (one + z * (one - s)));   // math::siluGrad
+      if (scale) {
+        const vd sc = vset(scale[h]);
+        const vd w = value / sc;
+        const vd mask = ((w >= qlo) & (w <= qhi)) ? one : zero;
+        const vd aw = w < zero ? -w : w;
+        const vd rounded = aw < big ? ((aw + shift) - shift) : aw;  // rne(|w|), math::roundHalfEven
+        typedef long long vl __attribute__((vector_size(sizeof(vd))));
+        vl rb, wb;
+        std::memcpy(&rb, &rounded, sizeof rb);
+        std::memcpy(&wb, &w, sizeof wb);
+        const vl qb = rb | (wb & static_cast<long long>(0x8000000000000000ULL));  // copysign(rounded, w)
+        vd q;
+        std::memcpy(&q, &qb, sizeof q);
+        q = q < qlo ? qlo : (q > qhi ? qhi : q);
+        value = q * sc;
+        tangent = tangent * mask;
+      }
+      vstore(v + b, value);
+      vstore(t + b, tangent);
+    }
+  }
+}
+
 void hermiteSegment(const double* coeffs, int n, double t, double invH, double* w, double* dw) {
   const double* c0 = coeffs;
   const double* c1 = coeffs + n;
@@ -134,25 +216,177 @@ void hermiteSegment(const double* coeffs, int n, double t, double invH, double* 
   }
 }
 
+namespace {
+
+/// cy[a d3 + k] = Σ_b cg[a, b, k] Y_b of one path (zeros elsewhere).
+inline void pathCy(const TpPlan& P, const double* Y, double* cy) {
+  for (int k = 0; k < P.d1 * P.d3; ++k) cy[k] = 0.0;
+  for (const TpTerm& t : P.terms) cy[t.a * P.d3 + t.k] += t.coef * Y[P.shOffset + t.b];
+}
+
+/// Path kernels with the block sizes known at compile time: cy dense (its structural zeros add
+/// fma(0, x, acc) = acc exactly, so they give the sparse order's results); DIAG: only a = k.
+template <int D1, int D3, bool DIAG>
+void pathForward(const double* cy, int Cp, const double* x, const double* wp, vd cv, double* M) {
+  vd cyv[D1 * D3];
+  for (int i = 0; i < D1 * D3; ++i) cyv[i] = vset(cy[i]);
+  for (int u = 0; u < Cp; u += kVec) {
+    vd xv[D1];
+    for (int a = 0; a < D1; ++a) xv[a] = vload(x + a * Cp + u);
+    const vd cw = cv * vload(wp + u);
+    for (int k = 0; k < D3; ++k) {
+      vd acc;
+      if (DIAG) {
+        acc = cyv[k * D3 + k] * xv[k];
+      } else {
+        acc = cyv[k] * xv[0];
+        for (int a = 1; a < D1; ++a) acc = vfma(cyv[a * D3 + k], xv[a], acc);
+      }
+      double* m = M + k * Cp + u;
+      vstore(m, vfma(cw, acc, vload(m)));
+    }
+  }
+}
+
+template <int D1, int D3, bool DIAG>
+void pathBackward(const TpPlan& P, const double* cy, int Cp, const double* x, const double* G, const double* wp,
+                  const double* dwp, vd cv, double* gx, double* gY, double c, vd& accAlpha, vd& accRadial,
+                  bool wantAlpha) {
+  vd cyv[D1 * D3], S[D1 * D3];
+  for (int i = 0; i < D1 * D3; ++i) cyv[i] = vset(cy[i]), S[i] = vzero();
+  for (int u = 0; u < Cp; u += kVec) {
+    vd g[D3], xv[D1];
+    for (int k = 0; k < D3; ++k) g[k] = vload(G + k * Cp + u);
+    for (int a = 0; a < D1; ++a) xv[a] = vload(x + a * Cp + u);
+    const vd wv = vload(wp + u);
+    vd gw;  // Σ_k g[k] T[k], T[k] = Σ_a cy[a, k] x[a]
+    for (int k = 0; k < D3; ++k) {
+      vd T;
+      if (DIAG) {
+        T = cyv[k * D3 + k] * xv[k];
+      } else {
+        T = cyv[k] * xv[0];
+        for (int a = 1; a < D1; ++a) T = vfma(cyv[a * D3 + k], xv[a], T);
+      }
+      gw = k == 0 ? g[0] * T : vfma(g[k], T, gw);
+    }
+    if (wantAlpha) accAlpha = vfma(wv, gw, accAlpha);
+    if (dwp) accRadial = vfma(vload(dwp + u), gw, accRadial);
+    if (gx) {
+      const vd cw = cv * wv;
+      for (int a = 0; a < D1; ++a) {
+        vd acc;
+        if (DIAG) {
+          acc = cyv[a * D3 + a] * g[a];
+        } else {
+          acc = cyv[a * D3] * g[0];
+          for (int k = 1; k < D3; ++k) acc = vfma(cyv[a * D3 + k], g[k], acc);
+        }
+        double* out = gx + a * Cp + u;
+        vstore(out, vfma(cw, acc, vload(out)));
+      }
+    }
+    if (gY)
+      for (int a = 0; a < D1; ++a) {
+        const vd wx = wv * xv[a];
+        for (int k = 0; k < D3; ++k)
+          if (!DIAG || a == k) S[a * D3 + k] = vfma(wx, g[k], S[a * D3 + k]);
+      }
+  }
+  if (gY)
+    for (const TpTerm& t : P.terms) gY[P.shOffset + t.b] += c * (t.coef * hsum(S[t.a * D3 + t.k]));
+}
+
+/// Generic path (any sizes), sparse lists of the plan.
+void pathForwardGeneric(const TpPlan& P, const double* cy, int Cp, const double* x, const double* wp, vd cv,
+                        double* M) {
+  for (int u = 0; u < Cp; u += kVec) {
+    const vd cw = cv * vload(wp + u);
+    for (int k = 0; k < P.d3; ++k) {
+      vd acc = vzero();
+      for (int e = P.kStart[k]; e < P.kStart[k + 1]; ++e)
+        acc = vfma(vset(cy[P.akA[e] * P.d3 + k]), vload(x + P.akA[e] * Cp + u), acc);
+      double* m = M + k * Cp + u;
+      vstore(m, vfma(cw, acc, vload(m)));
+    }
+  }
+}
+
+void pathBackwardGeneric(const TpPlan& P, const double* cy, int Cp, const double* x, const double* G,
+                         const double* wp, const double* dwp, vd cv, double* gx, double* gY, double c, vd& accAlpha,
+                         vd& accRadial, bool wantAlpha) {
+  const int numAk = static_cast<int>(P.akA.size());
+  vd S[kMaxD * kMaxD];
+  for (int e = 0; e < numAk; ++e) S[e] = vzero();
+  for (int u = 0; u < Cp; u += kVec) {
+    vd g[kMaxD], xv[kMaxD];
+    for (int k = 0; k < P.d3; ++k) g[k] = vload(G + k * Cp + u);
+    for (int a = 0; a < P.d1; ++a) xv[a] = vload(x + a * Cp + u);
+    const vd wv = vload(wp + u);
+    vd gw = vzero();
+    for (int k = 0; k < P.d3; ++k) {
+      vd T = vzero();
+      for (int e = P.kStart[k]; e < P.kStart[k + 1]; ++e) T = vfma(vset(cy[P.akA[e] * P.d3 + k]), xv[P.akA[e]], T);
+      gw = vfma(g[k], T, gw);
+    }
+    if (wantAlpha) accAlpha = vfma(wv, gw, accAlpha);
+    if (dwp) accRadial = vfma(vload(dwp + u), gw, accRadial);
+    if (gx) {
+      const vd cw = cv * wv;
+      for (int a = 0; a < P.d1; ++a) {
+        vd acc = vzero();
+        for (int q = P.aStart[a]; q < P.aStart[a + 1]; ++q) {
+          const int e = P.byA[q];
+          acc = vfma(vset(cy[a * P.d3 + P.akK[e]]), g[P.akK[e]], acc);
+        }
+        double* out = gx + a * Cp + u;
+        vstore(out, vfma(cw, acc, vload(out)));
+      }
+    }
+    if (gY)
+      for (int e = 0; e < numAk; ++e) S[e] = vfma(wv * xv[P.akA[e]], g[P.akK[e]], S[e]);
+  }
+  if (gY)
+    for (size_t t = 0; t < P.terms.size(); ++t)
+      gY[P.shOffset + P.terms[t].b] += c * (P.terms[t].coef * hsum(S[P.termAk[t]]));
+}
+
+/// Whether the plan's structurally nonzero cy entries are all on the diagonal a = k (d1 = d3).
+bool diagonal(const TpPlan& P) {
+  if (P.d1 != P.d3) return false;
+  for (const TpTerm& t : P.terms)
+    if (t.a != t.k) return false;
+  return true;
+}
+
+}  // namespace
+
+int tpKernelKind(const TpPlan& P) {
+  const bool diag = diagonal(P);
+  if (P.d1 == 1 && P.d3 == 1) return 1;
+  if (P.d1 == 1 && P.d3 == 3) return 2;
+  if (P.d1 == 3 && P.d3 == 1) return 3;
+  if (P.d1 == 3 && P.d3 == 3) return diag ? 4 : 5;
+  return 0;
+}
+
 void tpForwardEdge(const std::vector<TpPlan>& plans, int Cp, const double* xT, const double* Y, const double* w,
                    double c, double* MT) {
   const vd cv = vset(c);
   for (size_t p = 0; p < plans.size(); ++p) {
     const TpPlan& P = plans[p];
-    double cy[kMaxD * kMaxD] = {};
-    for (const TpTerm& t : P.terms) cy[t.a * P.d3 + t.k] += t.coef * Y[P.shOffset + t.b];
+    double cy[kMaxD * kMaxD];
+    pathCy(P, Y, cy);
     const double* x = xT + P.inOffsetT;
     double* M = MT + P.midOffsetT;
     const double* wp = w + p * Cp;
-    for (int u = 0; u < Cp; u += kVec) {
-      const vd cw = cv * vload(wp + u);
-      for (int k = 0; k < P.d3; ++k) {
-        vd acc = vzero();
-        for (int e = P.kStart[k]; e < P.kStart[k + 1]; ++e)
-          acc = vfma(vset(cy[P.akA[e] * P.d3 + k]), vload(x + P.akA[e] * Cp + u), acc);
-        double* m = M + k * Cp + u;
-        vstore(m, vfma(cw, acc, vload(m)));
-      }
+    switch (P.kernel) {
+      case 1: pathForward<1, 1, false>(cy, Cp, x, wp, cv, M); break;
+      case 2: pathForward<1, 3, false>(cy, Cp, x, wp, cv, M); break;
+      case 3: pathForward<3, 1, false>(cy, Cp, x, wp, cv, M); break;
+      case 4: pathForward<3, 3, true>(cy, Cp, x, wp, cv, M); break;
+      case 5: pathForward<3, 3, false>(cy, Cp, x, wp, cv, M); break;
+      default: pathForwardGeneric(P, cy, Cp, x, wp, cv, M);
     }
   }
 }
@@ -162,51 +396,23 @@ void tpBackwardEdge(const std::vector<TpPlan>& plans, int Cp, const double* xT, 
                     double* alphaDot) {
   const vd cv = vset(c);
   vd accAlpha = vzero(), accRadial = vzero();
+  const bool wantAlpha = alphaDot != nullptr;
   for (size_t p = 0; p < plans.size(); ++p) {
     const TpPlan& P = plans[p];
-    double cy[kMaxD * kMaxD] = {};
-    for (const TpTerm& t : P.terms) cy[t.a * P.d3 + t.k] += t.coef * Y[P.shOffset + t.b];
-    const int numAk = static_cast<int>(P.akA.size());
-    vd S[kMaxD * kMaxD];
-    for (int e = 0; e < numAk; ++e) S[e] = vzero();
+    double cy[kMaxD * kMaxD];
+    pathCy(P, Y, cy);
     const double* x = xT + P.inOffsetT;
     const double* G = GT + P.midOffsetT;
     const double* wp = w + p * Cp;
     const double* dwp = dw ? dw + p * Cp : nullptr;
     double* gx = gxT ? gxT + P.inOffsetT : nullptr;
-    for (int u = 0; u < Cp; u += kVec) {
-      vd g[kMaxD], xv[kMaxD];
-      for (int k = 0; k < P.d3; ++k) g[k] = vload(G + k * Cp + u);
-      for (int a = 0; a < P.d1; ++a) xv[a] = vload(x + a * Cp + u);
-      const vd wv = vload(wp + u);
-      vd gw = vzero();  // Σ_k G[k] T[k], T[k] = Σ_a cy[a, k] x[a]
-      for (int k = 0; k < P.d3; ++k) {
-        vd T = vzero();
-        for (int e = P.kStart[k]; e < P.kStart[k + 1]; ++e) T = vfma(vset(cy[P.akA[e] * P.d3 + k]), xv[P.akA[e]], T);
-        gw = vfma(g[k], T, gw);
-      }
-      if (alphaDot) accAlpha = vfma(wv, gw, accAlpha);
-      if (dwp) accRadial = vfma(vload(dwp + u), gw, accRadial);
-      if (gx) {
-        const vd cw = cv * wv;
-        for (int a = 0; a < P.d1; ++a) {
-          vd acc = vzero();
-          for (int q = P.aStart[a]; q < P.aStart[a + 1]; ++q) {
-            const int e = P.byA[q];
-            acc = vfma(vset(cy[a * P.d3 + P.akK[e]]), g[P.akK[e]], acc);
-          }
-          double* out = gx + a * Cp + u;
-          vstore(out, vfma(cw, acc, vload(out)));
-        }
-      }
-      if (gY)
-        for (int e = 0; e < numAk; ++e) S[e] = vfma(wv * xv[P.akA[e]], g[P.akK[e]], S[e]);
-    }
-    if (gY) {
-      double s[kMaxD * kMaxD];
-      for (int e = 0; e < numAk; ++e) s[e] = hsum(S[e]);
-      for (size_t t = 0; t < P.terms.size(); ++t)
-        gY[P.shOffset + P.terms[t].b] += c * (P.terms[t].coef * s[P.termAk[t]]);
+    switch (P.kernel) {
+      case 1: pathBackward<1, 1, false>(P, cy, Cp, x, G, wp, dwp, cv, gx, gY, c, accAlpha, accRadial, wantAlpha); break;
+      case 2: pathBackward<1, 3, false>(P, cy, Cp, x, G, wp, dwp, cv, gx, gY, c, accAlpha, accRadial, wantAlpha); break;
+      case 3: pathBackward<3, 1, false>(P, cy, Cp, x, G, wp, dwp, cv, gx, gY, c, accAlpha, accRadial, wantAlpha); break;
+      case 4: pathBackward<3, 3, true>(P, cy, Cp, x, G, wp, dwp, cv, gx, gY, c, accAlpha, accRadial, wantAlpha); break;
+      case 5: pathBackward<3, 3, false>(P, cy, Cp, x, G, wp, dwp, cv, gx, gY, c, accAlpha, accRadial, wantAlpha); break;
+      default: pathBackwardGeneric(P, cy, Cp, x, G, wp, dwp, cv, gx, gY, c, accAlpha, accRadial, wantAlpha);
     }
   }
   if (radial) *radial = c * hsum(accRadial);

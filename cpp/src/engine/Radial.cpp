@@ -19,23 +19,9 @@ namespace {
 constexpr int kColumns = 2 * kPairBatch;
 static_assert(kColumns % kColumnPad == 0, "radial batch columns must be a multiple of kColumnPad");
 
-/// Rows (n, kColumns): values -> SiLU (in place), tangents *= SiLU'; then the optional LSQ of the
-/// values (tangents masked).
+/// Rows (n, kColumns): values -> SiLU, tangents *= SiLU', then the optional LSQ (Kernels.h).
 void activate(double* Y, int n, const Lsq* q) {
-  for (int h = 0; h < n; ++h) {
-    double* v = Y + h * kColumns;
-    double* t = v + kPairBatch;
-    for (int b = 0; b < kPairBatch; ++b) {
-      const double z = v[b], s = math::sigmoid(z);
-      v[b] = z * s;                          // math::silu
-      t[b] *= s * (1.0 + z * (1.0 - s));     // math::siluGrad
-      if (q) {
-        double mask;
-        v[b] = math::lsqFakeQuant(v[b], q->scale[h], q->qmin, q->qmax, &mask);
-        t[b] *= mask;
-      }
-    }
-  }
+  radialActivate(Y, n, kColumns, kPairBatch, q ? q->scale.data() : nullptr, q ? q->qmin : 0.0, q ? q->qmax : 0.0);
 }
 
 }  // namespace

@@ -34,6 +34,14 @@ void packMatrix(const double* a, int rows, int cols, PackedMatrix& out);
 /// where the ISA has it).
 void gemm(const PackedMatrix& A, const double* X, int ldx, int N, double* Y, int ldy);
 
+/// The radial MLP's activation on rows h < rows of Y (leading dimension ld): values v = Y[h ld + b]
+/// and tangents t = Y[h ld + width + b], b < width (a multiple of kColumnPad): v <- SiLU(v),
+/// t <- t SiLU'(v); then, with scale (per row h; nullptr: none), the LSQ fake quantization of v
+/// (docs/format.md) and t <- t · mask. Vectorized exp (Cody-Waite reduction, degree-13 Taylor,
+/// within ~1 ulp of libm's); the quantizer divides and rounds half to even exactly as
+/// math::lsqFakeQuant.
+void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax);
+
 /// Cubic Hermite segment in coefficient form, coeffs = [c0 | c1 | c2 | c3] (4 n): w = c0 + t (c1 +
 /// t (c2 + t c3)) and dw = (c1 + t (2 c2 + 3 t c3)) · invH, the exact derivative in d = (k + t) h.
 void hermiteSegment(const double* coeffs, int n, double t, double invH, double* w, double* dw);
@@ -53,7 +61,10 @@ struct TpPlan {
   std::vector<int> akA, akK, kStart;
   // the same entries grouped by a: aStart[a] .. aStart[a+1]-1 index byA (entry numbers)
   std::vector<int> aStart, byA;
+  int kernel = 0;  // tpKernelKind: a compile-time-sized kernel, 0 = generic
 };
+/// The specialized kernel for the plan's sizes (1: 1x1, 2: 1x3, 3: 3x1, 4: 3x3 diagonal, 5: 3x3), 0: generic.
+int tpKernelKind(const TpPlan& P);
 /// Builds the plan of a path from cg (d1, d2, d3) row-major.
 TpPlan makeTpPlan(const std::vector<double>& cg, int lIn, int lSh, int lOut, int inOffsetT, int midOffsetT);
 

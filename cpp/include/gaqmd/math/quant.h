@@ -8,8 +8,19 @@
 
 namespace gaqmd::math {
 
-/// Round half to even (the default floating-point rounding mode).
-GAQMD_HD inline double roundHalfEven(double x) { return nearbyint(x); }
+/// Round half to even (the default floating-point rounding mode). On the host: nearbyint's result
+/// without the libm call (x86-64 without SSE4.1 has no rounding instruction): for |x| < 2^51,
+/// (|x| + 1.5·2^52) - 1.5·2^52 rounds |x| to an integer in the current (nearest-even) mode exactly
+/// (symmetric, so the sign is copied back, -0 included); larger |x| and NaN go to nearbyint.
+GAQMD_HD inline double roundHalfEven(double x) {
+#ifdef __CUDA_ARCH__
+  return nearbyint(x);
+#else
+  constexpr double kShift = 6755399441055744.0;  // 1.5 · 2^52
+  if (!(fabs(x) < 2251799813685248.0)) return nearbyint(x);  // |x| >= 2^51 or NaN
+  return copysign((fabs(x) + kShift) - kShift, x);
+#endif
+}
 
 GAQMD_HD inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
