@@ -84,6 +84,39 @@ int Codebook::nearest(const double* u) const {
   return index;
 }
 
+void Codebook::nearestBatch(const double* u, int n, int* out) const {
+  constexpr int kChunk = 32;
+  int cells[kChunk];
+  for (int i0 = 0; i0 < n; i0 += kChunk) {
+    const int count = std::min(kChunk, n - i0);
+    for (int i = 0; i < count; ++i) {
+      cells[i] = cellOf(u + 3 * (i0 + i));
+      if (cells[i] >= 0) __builtin_prefetch(&offsets_[cells[i]]);
+    }
+    for (int i = 0; i < count; ++i)
+      if (cells[i] >= 0) __builtin_prefetch(&indices_[offsets_[cells[i]]]);
+    for (int i = 0; i < count; ++i)
+      if (cells[i] >= 0)
+        for (int e = offsets_[cells[i]]; e < offsets_[cells[i] + 1]; ++e) __builtin_prefetch(point(indices_[e]));
+    for (int i = 0; i < count; ++i) {
+      const int cell = cells[i];
+      const double* v = u + 3 * (i0 + i);
+      double best = -std::numeric_limits<double>::infinity();
+      int index = 0;
+      if (cell >= 0)
+        for (int e = offsets_[cell]; e < offsets_[cell + 1]; ++e) {
+          const int k = indices_[e];
+          const double score = math::codebookScore(v, point(k));
+          if (score > best) {
+            best = score;
+            index = k;
+          }
+        }
+      out[i0 + i] = index;
+    }
+  }
+}
+
 int Codebook::nearestBruteForce(const double* u) const {
   double best = -std::numeric_limits<double>::infinity();
   int index = 0;

@@ -181,6 +181,20 @@ namespace {
 
 void mddqForward(const Model& m, const Mddq& q, int mul, const double* x, double* xq, MddqState& st, int atom,
                  const double* frame) {
+  // Directions (in the frame) of the nonzero vectors, looked up together (Codebook::nearestBatch).
+  thread_local std::vector<double> dirs;
+  thread_local std::vector<int> found;
+  dirs.assign(3 * static_cast<size_t>(mul), 0.0);
+  found.resize(mul);
+  for (int u = 0; u < mul; ++u) {
+    const double* v = x + 3 * u;
+    const double mag = math::norm3(v);
+    if (!(mag >= m.zeroThreshold) || mag == 0.0) continue;
+    const double dir[3] = {v[0] / mag, v[1] / mag, v[2] / mag};
+    if (frame) math::frameApply(frame, dir, &dirs[3 * u]);
+    else std::copy(dir, dir + 3, &dirs[3 * u]);
+  }
+  m.codebook->nearestBatch(dirs.data(), mul, found.data());
   for (int u = 0; u < mul; ++u) {
     const size_t k = static_cast<size_t>(atom) * mul + u;
     const double* v = x + 3 * u;
@@ -193,15 +207,12 @@ void mddqForward(const Model& m, const Mddq& q, int mul, const double* x, double
       st.mHat[k] = 0.0;
       st.inRange[k] = 0.0;
     } else {
-      const double dir[3] = {v[0] / mag, v[1] / mag, v[2] / mag};
       const double logMin = q.logDomain ? q.logMin[u] : 0.0;
       st.mHat[k] = math::mddqMagnitude(mag, q.scale[u], q.qmax, q.logDomain, logMin, &st.inRange[k]);
       if (frame) {
-        double local[3];
-        math::frameApply(frame, dir, local);
-        math::frameApplyTransposed(frame, m.codebook->point(m.codebook->nearest(local)), c);
+        math::frameApplyTransposed(frame, m.codebook->point(found[u]), c);
       } else {
-        const double* p = m.codebook->point(m.codebook->nearest(dir));
+        const double* p = m.codebook->point(found[u]);
         c[0] = p[0], c[1] = p[1], c[2] = p[2];
       }
     }

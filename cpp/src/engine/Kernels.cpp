@@ -163,18 +163,24 @@ inline vd expNonPositive(vd x) {
 
 }  // namespace
 
-void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
+namespace {
+
+template <bool SILU>
+void activateRows(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
   const vd one = vset(1.0), zero = vzero(), qlo = vset(qmin), qhi = vset(qmax);
   const vd shift = vset(6755399441055744.0), big = vset(2251799813685248.0);
   for (int h = 0; h < rows; ++h) {
     double* v = Y + static_cast<size_t>(h) * ld;
     double* t = v + width;
     for (int b = 0; b < width; b += kVec) {
-      const vd z = vload(v + b);
-      const vd e = expNonPositive(z < zero ? z : -z);  // exp(-|z|)
-      const vd s = z >= zero ? one / (one + e) : e / (one + e);  // math::sigmoid
-      vd value = z * s;                                          // math::silu
-      vd tangent = vload(t + b) * (s * (one + z * (one - s)));   // math::siluGrad
+      vd value = vload(v + b), tangent = vload(t + b);
+      if (SILU) {
+        const vd z = value;
+        const vd e = expNonPositive(z < zero ? z : -z);            // exp(-|z|)
+        const vd s = z >= zero ? one / (one + e) : e / (one + e);  // math::sigmoid
+        value = z * s;                                             // math::silu
+        tangent = tangent * (s * (one + z * (one - s)));           // math::siluGrad
+      }
       if (scale) {
         const vd sc = vset(scale[h]);
         const vd w = value / sc;
@@ -196,6 +202,16 @@ void radialActivate(double* Y, int rows, int ld, int width, const double* scale,
       vstore(t + b, tangent);
     }
   }
+}
+
+}  // namespace
+
+void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
+  activateRows<true>(Y, rows, ld, width, scale, qmin, qmax);
+}
+
+void radialQuantize(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
+  activateRows<false>(Y, rows, ld, width, scale, qmin, qmax);
 }
 
 void hermiteSegment(const double* coeffs, int n, double t, double invH, double* w, double* dw) {

@@ -61,21 +61,17 @@ void radialExact(const Model& m, const Layer& L, int count, const double* basis,
     gemm(L.radial[1].packed, Y.data(), kColumns, kColumns, X.data(), kColumns);
     activate(X.data(), H, quant ? &L.radialIn[2] : nullptr);
     gemm(L.radial2Padded, X.data(), kColumns, kColumns, Y.data(), kColumns);
+    if (quant) {
+      const Lsq& q = L.radialOutPadded;
+      radialQuantize(Y.data(), Wp, kColumns, kPairBatch, q.scale.data(), q.qmin, q.qmax);
+    }
     for (int b = 0; b < B; ++b) {
       double* w = wOut + static_cast<size_t>(q0 + b) * Wp;
       double* dw = dwOut + static_cast<size_t>(q0 + b) * Wp;
       for (int r = 0; r < Wp; ++r) {
-        double v = Y[r * kColumns + b], t = Y[r * kColumns + kPairBatch + b];
-        if (r % m.Cp >= m.channels) {
-          v = t = 0.0;  // padding
-        } else if (quant) {
-          const Lsq& q = L.radialOutPadded;
-          double mask;
-          v = math::lsqFakeQuant(v, q.scale[r], q.qmin, q.qmax, &mask);
-          t *= mask;
-        }
-        w[r] = v;
-        dw[r] = t;
+        const bool padding = r % m.Cp >= m.channels;
+        w[r] = padding ? 0.0 : Y[r * kColumns + b];
+        dw[r] = padding ? 0.0 : Y[r * kColumns + kPairBatch + b];
       }
     }
   }

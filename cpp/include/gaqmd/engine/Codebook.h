@@ -19,6 +19,9 @@ class Codebook {
 
   /// Index of the best point for direction u (any norm); the zero vector (or NaN) gives 0.
   int nearest(const double* u) const;
+  /// nearest() of n directions u (n, 3) -> out (n), the same results; the memory accesses of the
+  /// lookups are prefetched stage by stage so that their cache misses overlap.
+  void nearestBatch(const double* u, int n, int* out) const;
   /// The brute-force reference (all K scores).
   int nearestBruteForce(const double* u) const;
 

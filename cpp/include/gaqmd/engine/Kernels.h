@@ -41,6 +41,8 @@ void gemm(const PackedMatrix& A, const double* X, int ldx, int N, double* Y, int
 /// within ~1 ulp of libm's); the quantizer divides and rounds half to even exactly as
 /// math::lsqFakeQuant.
 void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax);
+/// The same LSQ (values) and masking (tangents) without the SiLU.
+void radialQuantize(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax);
 
 /// Cubic Hermite segment in coefficient form, coeffs = [c0 | c1 | c2 | c3] (4 n): w = c0 + t (c1 +
 /// t (c2 + t c3)) and dw = (c1 + t (2 c2 + 3 t c3)) · invH, the exact derivative in d = (k + t) h.
