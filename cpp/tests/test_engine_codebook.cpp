@@ -40,6 +40,8 @@ void check(int K, int trials) {
   std::mt19937 rng(K);
   std::normal_distribution<double> normal;
   std::uniform_int_distribution<int> pick(0, K - 1);
+  std::vector<double> batch;  // every direction below, then looked up together (nearestBatch)
+  std::vector<int> expected;
   for (int t = 0; t < trials; ++t) {
     double u[3] = {normal(rng), normal(rng), normal(rng)};
     if (t % 4 == 1) {  // midway between two codewords: near-ties
@@ -54,7 +56,14 @@ void check(int K, int trials) {
     }
     const int fast = book.nearest(u), slow = book.nearestBruteForce(u);
     CHECK(fast == slow, "K = %d, u = (%.17g, %.17g, %.17g): bucketed %d, brute force %d", K, u[0], u[1], u[2], fast, slow);
+    batch.insert(batch.end(), u, u + 3);
+    expected.push_back(slow);
+    if (t % 97 == 0) batch.insert(batch.end(), {0.0, 0.0, 0.0}), expected.push_back(0);  // zero vectors
   }
+  std::vector<int> found(expected.size(), -1);
+  book.nearestBatch(batch.data(), static_cast<int>(expected.size()), found.data());
+  for (size_t k = 0; k < expected.size(); ++k)
+    CHECK(found[k] == expected[k], "K = %d: nearestBatch entry %zu gives %d, nearest %d", K, k, found[k], expected[k]);
   const double zero[3] = {0, 0, 0}, nan[3] = {NAN, 0, 0};
   CHECK(book.nearest(zero) == 0 && book.nearest(nan) == 0, "zero/NaN direction must give index 0");
   // Exact tie: a codebook holding the same point twice gives the lower index.
