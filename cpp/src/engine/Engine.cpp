@@ -45,7 +45,8 @@ std::vector<double> perEdge(const NeighborList& nl, const std::vector<double>& r
 std::unique_ptr<Model> checkedDecode(const ModelData& data, int radialTablePoints) {
   if (!kernelIsaSupported())
     throw ModelError(std::string("this build of the gaqmd engine uses ") + kernelIsa() +
-                     " instructions, which this CPU lacks; rebuild with -DGAQMD_ENGINE_AVX2=OFF");
+                     " instructions, which this CPU lacks; rebuild with -DGAQMD_ENGINE_AVX512=OFF (and "
+                     "-DGAQMD_ENGINE_AVX2=OFF where AVX2/FMA are missing too)");
   std::unique_ptr<Model> m = decodeModel(data);
   if (radialTablePoints < 0) throw ModelError("radial table points must be >= 0 (0: as the description says)");
   int points = radialTablePoints;

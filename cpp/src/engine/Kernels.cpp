@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__) && defined(GAQMD_KERNEL_WANT_AVX512)
+#include <immintrin.h>
+#define GAQMD_KERNEL_AVX512 1
+#elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define GAQMD_KERNEL_AVX2 1
 #endif
@@ -15,7 +18,12 @@
 namespace gaqmd {
 namespace {
 
-#ifdef GAQMD_KERNEL_AVX2
+#if defined(GAQMD_KERNEL_AVX512)
+constexpr int kVec = 8;
+constexpr int kMR = 8, kNR = 2;  // 16 accumulators of 32 zmm registers
+typedef double vd __attribute__((vector_size(64)));
+inline vd vfma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
+#elif defined(GAQMD_KERNEL_AVX2)
 constexpr int kVec = 4;
 constexpr int kMR = 6, kNR = 2;  // 12 accumulators + 2 loads + 1 broadcast of 16 ymm registers
 typedef double vd __attribute__((vector_size(32)));
@@ -76,7 +84,9 @@ constexpr int kMaxD = 5;  // 2 l + 1 for l <= 2
 }  // namespace
 
 const char* kernelIsa() {
-#ifdef GAQMD_KERNEL_AVX2
+#if defined(GAQMD_KERNEL_AVX512)
+  return "avx512f";
+#elif defined(GAQMD_KERNEL_AVX2)
   return "avx2+fma";
 #else
   return "sse2";
@@ -84,7 +94,10 @@ const char* kernelIsa() {
 }
 
 bool kernelIsaSupported() {
-#ifdef GAQMD_KERNEL_AVX2
+#if defined(GAQMD_KERNEL_AVX512)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+#elif defined(GAQMD_KERNEL_AVX2)
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else

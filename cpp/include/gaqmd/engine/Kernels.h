@@ -15,7 +15,7 @@ constexpr int kChannelPad = 8;
 inline int paddedChannels(int C) { return (C + kChannelPad - 1) / kChannelPad * kChannelPad; }
 
 /// Columns per GEMM call must be a multiple of this (the widest vector the kernels may use).
-constexpr int kColumnPad = 8;
+constexpr int kColumnPad = 16;
 
 /// "avx2+fma" or "sse2" (what Kernels.cpp was compiled for); and whether this CPU can run it.
 const char* kernelIsa();
