@@ -1,5 +1,5 @@
 # C++ tests (ctest). Engine tests need only gaqmd_engine; OpenMM tests add their own lines below.
-foreach(_gaqmd_test test_engine_math test_engine_codebook test_engine_neighbors)
+foreach(_gaqmd_test test_engine_math test_engine_codebook test_engine_neighbors test_engine_parallel)
   add_executable(${_gaqmd_test} ${CMAKE_CURRENT_LIST_DIR}/${_gaqmd_test}.cpp)
   target_link_libraries(${_gaqmd_test} PRIVATE gaqmd_engine)
   target_compile_options(${_gaqmd_test} PRIVATE -Wall -Wextra)

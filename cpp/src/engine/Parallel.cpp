@@ -38,31 +38,51 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
+void ThreadPool::claimParts(uint64_t generation, const std::function<void(int)>& task, int parts) {
+  for (;;) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    int k;
+    do {
+      if ((c >> 32) != (generation & 0xffffffffu)) return;  // a later generation: not ours
+      k = static_cast<int>(c & 0xffffffffu);
+      if (k >= parts) return;
+    } while (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+    try {
+      task(k);
+    } catch (...) {
+      errors_[k] = std::current_exception();
+    }
+    done_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
 bool ThreadPool::run(int parts, const std::function<void(int)>& task) {
   if (busy_.exchange(true, std::memory_order_acquire)) return false;
   parts = std::min(parts, size());
   for (int k = 0; k < parts; ++k) errors_[k] = nullptr;
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     task_ = &task;
     parts_ = parts;
-    pending_.store(parts - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    done_.store(0, std::memory_order_relaxed);
+    generation = generation_.load(std::memory_order_relaxed) + 1;
+    claim_.store((generation & 0xffffffffu) << 32, std::memory_order_release);
+    generation_.store(generation, std::memory_order_release);
   }
   wake_.notify_all();
-  try {
-    task(0);
-  } catch (...) {
-    errors_[0] = std::current_exception();
-  }
+  claimParts(generation, task, parts);
   const auto start = std::chrono::steady_clock::now();
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+  for (int spins = 0; done_.load(std::memory_order_acquire) != parts; ++spins) {
     if (spins % 64 == 63 && std::chrono::steady_clock::now() - start > kSpin)
       std::this_thread::yield();
     else
       cpuRelax();
   }
-  task_ = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    task_ = nullptr;
+  }
   busy_.store(false, std::memory_order_release);
   for (int k = 0; k < parts; ++k)
     if (errors_[k]) std::rethrow_exception(errors_[k]);
@@ -70,6 +90,7 @@ bool ThreadPool::run(int parts, const std::function<void(int)>& task) {
 }
 
 void ThreadPool::work(int index) {
+  (void)index;
   uint64_t seen = 0;
   for (;;) {
     // Poll for the next task for a while, then sleep until one is published.
@@ -78,7 +99,7 @@ void ThreadPool::work(int index) {
     for (int spins = 0; now == seen; ++spins) {
       if (spins % 64 == 63 && std::chrono::steady_clock::now() - start > kSpin) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
       }
       cpuRelax();
       now = generation_.load(std::memory_order_acquire);
@@ -86,22 +107,14 @@ void ThreadPool::work(int index) {
     const std::function<void(int)>* task;
     int parts;
     {
-      // Read the generation with the task it publishes (a non-participant may have slept through
-      // earlier generations).
+      // Read the generation with the task it publishes (a worker may have slept through some).
       std::lock_guard<std::mutex> lock(mutex_);
       if (stop_) return;
       seen = generation_.load(std::memory_order_relaxed);
       task = task_;
       parts = parts_;
     }
-    if (task && index < parts) {
-      try {
-        (*task)(index);
-      } catch (...) {
-        errors_[index] = std::current_exception();
-      }
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
-    }
+    if (task) claimParts(seen, *task, parts);
   }
 }
 

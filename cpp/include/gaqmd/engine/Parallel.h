@@ -28,19 +28,24 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
-  /// Calls task(k) for k in [0, parts) (parts <= size()), part 0 on the calling thread; returns
-  /// when all are done and rethrows the first exception of the lowest part. False (nothing run)
-  /// when the pool is already running a task (re-entrant use).
+  /// Calls task(k) once for each k in [0, parts) (parts <= size()); the parts are claimed in
+  /// order by the calling thread and the workers that are awake, so a descheduled worker (a busy
+  /// machine) costs no more than running its part on the caller. Returns when all are done and
+  /// rethrows the exception of the lowest part that threw. False (nothing run) when the pool is
+  /// already running a task (re-entrant use).
   bool run(int parts, const std::function<void(int)>& task);
 
  private:
   void work(int index);
+  /// Claims and runs parts of generation `generation` until none is left.
+  void claimParts(uint64_t generation, const std::function<void(int)>& task, int parts);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> claim_{0};  // (generation << 32) | next unclaimed part
+  std::atomic<int> done_{0};
   std::atomic<bool> busy_{false};
   bool stop_ = false;
   const std::function<void(int)>* task_ = nullptr;
