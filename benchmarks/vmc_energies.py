@@ -60,8 +60,8 @@ CASES = {
     "H2": Case(hydrogen_molecule(1.4), -1.174475, "Kołos & Wolniewicz; DESIGN §7", True, train=_train(time_limit=300.0)),
     "He": Case(atom("He"), -2.903724, "Pekeris; DESIGN §7", True, train=_train(time_limit=300.0)),
     "LiH": Case(lithium_hydride(3.015), -8.070548, "Cencek & Rychlewski; DESIGN §7", True, train=_train(walkers=512)),
-    "Li": Case(atom("Li"), -7.478060, "Puchalski & Pachucki; DESIGN §7", False, train=_train()),
-    "Be": Case(atom("Be"), -14.66736, "Komasa et al.; DESIGN §7", False, train=_train()),
+    "Li": Case(atom("Li"), -7.478060, "Puchalski & Pachucki; DESIGN §7", False, train=_train(walkers=512, time_limit=1200.0)),
+    "Be": Case(atom("Be"), -14.66736, "Komasa et al.; DESIGN §7", False, train=_train(walkers=512, time_limit=1200.0)),
 }
 
 
