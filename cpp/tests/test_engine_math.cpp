@@ -1,9 +1,15 @@
 // Math pieces of the engine: spherical-harmonic and envelope derivatives against central finite
-// differences, int4 unpacking, LSQ rounding. Plain asserts: exit code 1 on the first failure.
+// differences, int4 unpacking, LSQ rounding, half-precision rounding. Plain asserts: exit code 1 on
+// the first failure. With an argument FILE: also checks roundToHalf against reference pairs
+// (float64 x, float16 bits, little-endian, 10 bytes each) that tests/unit/test_engine_kinds.py
+// writes with numpy.
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -113,6 +119,72 @@ void testRoundHalfEven() {
   CHECK(std::isnan(roundHalfEven(NAN)), "roundHalfEven(NaN) is not NaN");
 }
 
+/// Value of half-precision bits h (independent of roundToHalf: sign, 5-bit exponent, 10-bit fraction).
+double halfValue(uint16_t h) {
+  const int sign = h >> 15, exponent = (h >> 10) & 0x1f, fraction = h & 0x3ff;
+  double v;
+  if (exponent == 0x1f) v = fraction ? NAN : INFINITY;
+  else if (exponent == 0) v = std::ldexp(fraction, -24);
+  else v = std::ldexp(1024 + fraction, exponent - 25);
+  return sign ? -v : v;
+}
+
+bool sameDouble(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b));
+}
+
+/// roundToHalf over every half h: h itself, the midpoints to its neighbours (ties to even), the
+/// float32 values just inside and outside them, and float64 values that float32 rounds onto a
+/// midpoint (PyTorch's float64 -> float32 -> float16: ties to even) or off it.
+void testRoundToHalf() {
+  for (uint32_t bits = 0; bits < 0x10000; ++bits) {
+    const uint16_t h = static_cast<uint16_t>(bits);
+    const double v = halfValue(h);
+    CHECK(sameDouble(roundToHalf(v), v), "roundToHalf(half %04x = %.17g) = %.17g", bits, v, roundToHalf(v));
+    if ((h & 0x7fff) >= 0x7bff) continue;  // from 65504 up: the overflow checks below
+    const double next = halfValue(static_cast<uint16_t>(h + 1));  // next away from zero (same sign)
+    const double mid = 0.5 * (v + next);
+    const bool evenLow = (h & 1) == 0;
+    CHECK(sameDouble(roundToHalf(mid), evenLow ? v : next), "tie %.17g between %.17g and %.17g", mid, v, next);
+    const float fm = static_cast<float>(mid);
+    const double below = std::nextafter(fm, 0.0f), above = std::nextafter(fm, 2.0f * fm);
+    CHECK(sameDouble(roundToHalf(below), v), "%.17g (just inside) -> %.17g", below, roundToHalf(below));
+    CHECK(sameDouble(roundToHalf(above), next), "%.17g (just outside) -> %.17g", above, roundToHalf(above));
+    // float64 within half a float32 ulp of the midpoint: float32 rounds it onto the midpoint.
+    const double ulp32 = std::nextafter(fm, 2.0f * fm) - fm;
+    const double nearMid = mid + 0.25 * ulp32;
+    CHECK(sameDouble(roundToHalf(nearMid), evenLow ? v : next), "%.17g (float32 midpoint) -> %.17g", nearMid,
+          roundToHalf(nearMid));
+  }
+  CHECK(roundToHalf(1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -40)) == 1.0, "double rounding via float32");
+  CHECK(roundToHalf(65519.0) == 65504.0 && std::isinf(roundToHalf(65520.0)) && roundToHalf(-65520.0) < 0,
+        "overflow at 65520");
+  CHECK(std::isinf(roundToHalf(1e300)) && std::isinf(roundToHalf(-INFINITY)) && std::isnan(roundToHalf(NAN)),
+        "inf / NaN");
+  CHECK(sameDouble(roundToHalf(std::ldexp(1.0, -25)), 0.0) && sameDouble(roundToHalf(-1e-30), -0.0) &&
+            roundToHalf(std::ldexp(1.5, -25)) == std::ldexp(1.0, -24),
+        "below the smallest subnormal");
+}
+
+/// roundToHalf against reference pairs from a file (see the header comment).
+void testRoundToHalfFile(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  CHECK(in.good(), "cannot read %s", path);
+  char record[10];
+  long count = 0;
+  while (in.read(record, 10)) {
+    double x;
+    uint16_t h;
+    std::memcpy(&x, record, 8);
+    std::memcpy(&h, record + 8, 2);
+    CHECK(sameDouble(roundToHalf(x), halfValue(h)), "roundToHalf(%.17g) = %.17g, reference %.17g (half %04x)", x,
+          roundToHalf(x), halfValue(h), h);
+    ++count;
+  }
+  CHECK(count > 0, "no reference values in %s", path);
+  std::printf("test_engine_math: %ld reference values agree\n", count);
+}
+
 /// The vectorized radial activation (Kernels.cpp) against the scalar formulas: SiLU and its
 /// derivative within a few ulps (its own exp), the LSQ bit for bit given the same SiLU value.
 void testRadialActivate() {
@@ -146,7 +218,9 @@ void testRadialActivate() {
   }
 }
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) testRoundToHalfFile(argv[1]);
+  testRoundToHalf();
   testRoundHalfEven();
   testRadialActivate();
   testShGradient();

@@ -1,7 +1,7 @@
 """The native engine (gaqmd._core.Engine) against the float64 PyTorch model it was lowered from.
 
-Every mode (fp32, w4a32, w4a8 with local and global direction frames), l_max 1 and 2, attention
-on and off, molecules in vacuum and a triclinic periodic cell; thread-count independence; forces
+Every mode (fp32, w4a32, w4a8 with local and global direction frames, w4a8-naive), l_max 1 and 2
+(in w4a8 with each l = 2 quantizer: mddq-fp16, int8-shared, fp16), attention on and off, molecules in vacuum and a triclinic periodic cell; thread-count independence; forces
 equal to central differences of the engine's own energy.
 """
 
@@ -26,6 +26,15 @@ CASES = {
     "w4a8-local": ("w4a8", {}, {}),
     "w4a8-global": ("w4a8", {}, {"direction_frame": "global"}),
     "w4a8-local-attention-log": ("w4a8", {"attention": True}, {"magnitude_log_domain": True}),
+    # the per-component int8 baseline: l = 1 blocks of kind int8, one scale per block
+    "w4a8-naive": ("w4a8-naive", {}, {}),
+    "w4a8-naive-attention": ("w4a8-naive", {"attention": True}, {}),
+    # l = 2 blocks of kind mddq-fp16 / int8 (a scale per channel) / fp16 next to mddq l = 1 blocks
+    "w4a8-l2-mddq-fp16": ("w4a8", {"l_max": 2}, {"l2_mode": "mddq-fp16"}),
+    "w4a8-l2-mddq-fp16-attention-global": ("w4a8", {"l_max": 2, "attention": True},
+                                           {"l2_mode": "mddq-fp16", "direction_frame": "global"}),
+    "w4a8-l2-int8-shared": ("w4a8", {"l_max": 2}, {"l2_mode": "int8-shared"}),
+    "w4a8-l2-fp16": ("w4a8", {"l_max": 2}, {"l2_mode": "fp16"}),
 }
 
 
@@ -97,7 +106,8 @@ def test_engine_equals_pytorch_on_molecules(case, ethanol, aspirin):
                        torch_energy_forces(model, frame.positions, frame.numbers))
 
 
-@pytest.mark.parametrize("case", ["fp32-l2-attention", "w4a8-local", "w4a8-local-attention-log"])
+@pytest.mark.parametrize("case", ["fp32-l2-attention", "w4a8-local", "w4a8-local-attention-log",
+                                  "w4a8-naive-attention", "w4a8-l2-mddq-fp16"])
 def test_engine_equals_pytorch_in_a_triclinic_periodic_cell(case, ethanol):
     model, engine = model_for(case, ethanol)
     positions, numbers, cell = periodic_system()
@@ -110,7 +120,7 @@ def test_engine_equals_pytorch_in_a_triclinic_periodic_cell(case, ethanol):
     np.testing.assert_allclose(forces, engine_result[1], rtol=0, atol=1e-9 * np.abs(forces).max())
 
 
-@pytest.mark.parametrize("case", ["fp32-l2-attention", "w4a8-local-attention-log"])
+@pytest.mark.parametrize("case", ["fp32-l2-attention", "w4a8-local-attention-log", "w4a8-l2-int8-shared"])
 def test_results_do_not_depend_on_the_thread_count(case, ethanol):
     model, engine = model_for(case, ethanol)
     positions, numbers, cell = periodic_system(seed=5)

@@ -70,6 +70,9 @@ def stages(num_layers):
     ("fp32", {"l_max": 2, "attention": True}, {}),
     ("w4a8", {"attention": True}, {"magnitude_log_domain": True}),
     ("w4a8", {}, {"direction_frame": "global"}),
+    ("w4a8", {"l_max": 2}, {"l2_mode": "mddq-fp16"}),
+    ("w4a8", {"l_max": 2}, {"l2_mode": "fp16"}),
+    ("w4a8-naive", {"attention": True}, {}),
 ])
 def test_every_intermediate_matches_pytorch(ethanol, mode, options, quant):
     model = make_model(**options) if mode == "fp32" else quantized_model(mode, ethanol[:4], **options, **quant)

@@ -16,7 +16,8 @@ Mode readMode(const Reader& r) {
   if (mode == "fp32") return Mode::Fp32;
   if (mode == "w4a32") return Mode::W4A32;
   if (mode == "w4a8") return Mode::W4A8;
-  throw ModelError("unsupported model mode '" + mode + "' (the engine runs fp32, w4a32 and w4a8)");
+  if (mode == "w4a8-naive") return Mode::W4A8Naive;
+  throw ModelError("unsupported model mode '" + mode + "' (the engine runs fp32, w4a32, w4a8 and w4a8-naive)");
 }
 
 void readTensorProduct(const Reader& r, const std::string& name, Layer& layer, int channels) {
@@ -98,8 +99,8 @@ void readLayer(const Reader& r, Model& m, int t) {
   layer.gateActScale = r.scalar(name + ".gate.gate_act_scale");
   if (m.attention) readAttention(r, m, name, layer);
   if (m.quantizesActivations()) {
-    layer.inQ = r.irrepsQuant(name + ".in_q", layer.in);
-    layer.upQ = r.irrepsQuant(name + ".up_q", layer.in);
+    layer.inQ = r.irrepsQuant(name + ".in_q", layer.in, m.mode);
+    layer.upQ = r.irrepsQuant(name + ".up_q", layer.in, m.mode);
     for (int k = 0; k < 3; ++k) layer.radialIn[k] = r.lsq(name + ".radial" + std::to_string(k) + ".in_q", sizes[k]);
     layer.radialOut = r.lsq(name + ".radial.out_q", P * C);
   }
@@ -122,6 +123,37 @@ void readReadout(const Reader& r, Model& m) {
   }
 }
 
+void readDirectionFrame(const Reader& r, Model& m) {
+  const std::string frame = r.text("direction_frame");
+  if (frame != "local" && frame != "global")
+    throw ModelError("model attribute 'direction_frame' = '" + frame + "' (expected local or global)");
+  m.localFrames = frame == "local";
+}
+
+/// What the irreps quantizers need beyond their own arrays: mddq blocks the codebook (and, outside
+/// w4a8, where the header has them, the direction frame), magnitude blocks the zero threshold.
+void readQuantizerShared(const Reader& r, const ModelData& data, Model& m) {
+  bool codebook = false, magnitude = false;
+  for (const Layer& L : m.layers)
+    for (const IrrepsQuant* q : {&L.inQ, &L.upQ})
+      for (BlockKind kind : q->kind) {
+        codebook = codebook || kind == BlockKind::Mddq;
+        magnitude = magnitude || kind == BlockKind::Mddq || kind == BlockKind::MddqFp16;
+      }
+  if (m.mode != Mode::W4A8) {
+    if (codebook) readDirectionFrame(r, m);
+    if (magnitude) m.zeroThreshold = r.number("zero_threshold");
+  }
+  if (!codebook) {
+    m.localFrames = false;  // no codebook directions: nothing uses the frames
+    return;
+  }
+  const Array& points = data.array("codebook.points");
+  if (points.shape.size() != 2 || points.shape[1] != 3 || points.shape[0] < 1)
+    throw ModelError("model array 'codebook.points' has shape " + shapeString(points.shape) + ", expected (K, 3)");
+  m.codebook = Codebook::shared(r.doubles("codebook.points", points.shape));
+}
+
 void readHeader(const Reader& r, Model& m) {
   m.mode = readMode(r);
   m.cutoff = r.number("cutoff");
@@ -134,12 +166,8 @@ void readHeader(const Reader& r, Model& m) {
   m.attention = r.integer("attention", 0, 1) == 1;
   m.avgNumNeighbors = r.number("avg_num_neighbors");
   if (!(m.avgNumNeighbors > 0)) throw ModelError("model attribute 'avg_num_neighbors' must be positive");
-  if (m.quantizesActivations()) {
-    if (m.lMax > 1) throw ModelError("model mode 'w4a8' with l_max = 2 is not supported by format version 1");
-    const std::string frame = r.text("direction_frame");
-    if (frame != "local" && frame != "global")
-      throw ModelError("model attribute 'direction_frame' = '" + frame + "' (expected local or global)");
-    m.localFrames = frame == "local";
+  if (m.mode == Mode::W4A8) {
+    readDirectionFrame(r, m);
     m.zeroThreshold = r.number("zero_threshold");
   }
   m.species = r.ints1d("species");
@@ -190,12 +218,7 @@ std::unique_ptr<Model> decodeModel(const ModelData& data) {
   }
   readReadout(r, *m);
   prepareKernels(*m);
-  if (m->quantizesActivations()) {
-    const Array& points = data.array("codebook.points");
-    if (points.shape.size() != 2 || points.shape[1] != 3 || points.shape[0] < 1)
-      throw ModelError("model array 'codebook.points' has shape " + shapeString(points.shape) + ", expected (K, 3)");
-    m->codebook = Codebook::shared(r.doubles("codebook.points", points.shape));
-  }
+  if (m->quantizesActivations()) readQuantizerShared(r, data, *m);
   return m;
 }
 

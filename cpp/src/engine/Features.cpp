@@ -220,33 +220,103 @@ void mddqForward(const Model& m, const Mddq& q, int mul, const double* x, double
   }
 }
 
+/// Kind mddq-fp16: v̂ = m̂ half(u) per (atom, channel) d-vector (d = 2l + 1), m and u as PyTorch's
+/// polar (squares summed in component order, u = v / m).
+void mddqFp16Forward(const Model& m, const Mddq& q, int mul, int d, const double* x, double* xq, MddqState& st,
+                     int atom) {
+  for (int u = 0; u < mul; ++u) {
+    const size_t k = static_cast<size_t>(atom) * mul + u;
+    const double* v = x + d * u;
+    double sq = v[0] * v[0];
+    for (int a = 1; a < d; ++a) sq += v[a] * v[a];
+    const double mag = std::sqrt(sq);
+    st.m[k] = mag;
+    st.zero[k] = !(mag >= m.zeroThreshold) || mag == 0.0;
+    double* c = &st.c[static_cast<size_t>(d) * k];
+    if (st.zero[k]) {
+      for (int a = 0; a < d; ++a) c[a] = 0.0;
+      st.mHat[k] = 0.0;
+      st.inRange[k] = 0.0;
+    } else {
+      const double logMin = q.logDomain ? q.logMin[u] : 0.0;
+      st.mHat[k] = math::mddqMagnitude(mag, q.scale[u], q.qmax, q.logDomain, logMin, &st.inRange[k]);
+      for (int a = 0; a < d; ++a) c[a] = math::roundToHalf(v[a] / mag);
+    }
+    for (int a = 0; a < d; ++a) xq[d * u + a] = st.mHat[k] * c[a];
+  }
+}
+
 }  // namespace
 
 void quantizeIrreps(const Model& m, const IrrepsQuant& q, const Irreps& irreps, const double* x, double* xq,
                     std::vector<MddqState>& st, int atom, const double* frame) {
   for (int b = 0; b < irreps.size(); ++b) {
-    const int off = irreps.offset[b], mul = irreps.mul[b];
-    if (irreps.l[b] == 0)
-      lsqVector(q.lsq[b], x + off, mul, xq + off);
-    else
-      mddqForward(m, q.mddq[b], mul, x + off, xq + off, st[b], atom, frame);
+    const int off = irreps.offset[b], mul = irreps.mul[b], d = 2 * irreps.l[b] + 1;
+    switch (q.kind[b]) {
+      case BlockKind::Lsq:
+        lsqVector(q.lsq[b], x + off, mul, xq + off);
+        break;
+      case BlockKind::Mddq:
+        mddqForward(m, q.mddq[b], mul, x + off, xq + off, st[b], atom, frame);
+        break;
+      case BlockKind::Int8: {
+        const Lsq& lq = q.lsq[b];
+        for (int u = 0; u < mul; ++u)
+          for (int a = 0; a < d; ++a)
+            xq[off + d * u + a] = math::lsqFakeQuant(x[off + d * u + a], lq.scale[u], lq.qmin, lq.qmax, nullptr);
+        break;
+      }
+      case BlockKind::MddqFp16:
+        mddqFp16Forward(m, q.mddq[b], mul, d, x + off, xq + off, st[b], atom);
+        break;
+      case BlockKind::Fp16:
+        for (int k = 0; k < mul * d; ++k) xq[off + k] = math::roundToHalf(x[off + k]);
+        break;
+    }
   }
 }
 
 void quantizeIrrepsBackward(const IrrepsQuant& q, const Irreps& irreps, const double* x, const double* g,
                             const std::vector<MddqState>& st, int atom, double* gx) {
   for (int b = 0; b < irreps.size(); ++b) {
-    const int off = irreps.offset[b], mul = irreps.mul[b];
-    if (irreps.l[b] == 0) {
-      std::copy(g + off, g + off + mul, gx + off);
-      lsqMaskGrad(q.lsq[b], x + off, mul, gx + off);
-      continue;
-    }
-    const MddqState& s = st[b];
-    for (int u = 0; u < mul; ++u) {
-      const size_t k = static_cast<size_t>(atom) * mul + u;
-      math::geometricSte(g + off + 3 * u, x + off + 3 * u, s.m[k], s.mHat[k], &s.c[3 * k], s.inRange[k],
-                         s.zero[k] != 0, gx + off + 3 * u);
+    const int off = irreps.offset[b], mul = irreps.mul[b], d = 2 * irreps.l[b] + 1;
+    switch (q.kind[b]) {
+      case BlockKind::Lsq:
+        std::copy(g + off, g + off + mul, gx + off);
+        lsqMaskGrad(q.lsq[b], x + off, mul, gx + off);
+        break;
+      case BlockKind::Mddq: {
+        const MddqState& s = st[b];
+        for (int u = 0; u < mul; ++u) {
+          const size_t k = static_cast<size_t>(atom) * mul + u;
+          math::geometricSte(g + off + 3 * u, x + off + 3 * u, s.m[k], s.mHat[k], &s.c[3 * k], s.inRange[k],
+                             s.zero[k] != 0, gx + off + 3 * u);
+        }
+        break;
+      }
+      case BlockKind::Int8: {
+        const Lsq& lq = q.lsq[b];
+        for (int u = 0; u < mul; ++u)
+          for (int a = 0; a < d; ++a) {
+            const int i = off + d * u + a;
+            double mask;
+            math::lsqFakeQuant(x[i], lq.scale[u], lq.qmin, lq.qmax, &mask);
+            gx[i] = g[i] * mask;
+          }
+        break;
+      }
+      case BlockKind::MddqFp16: {
+        const MddqState& s = st[b];
+        for (int u = 0; u < mul; ++u) {
+          const size_t k = static_cast<size_t>(atom) * mul + u;
+          math::geometricSteN(g + off + d * u, x + off + d * u, s.m[k], s.mHat[k], &s.c[static_cast<size_t>(d) * k],
+                              s.inRange[k], s.zero[k] != 0, d, gx + off + d * u);
+        }
+        break;
+      }
+      case BlockKind::Fp16:
+        std::copy(g + off, g + off + mul * d, gx + off);
+        break;
     }
   }
 }

@@ -55,16 +55,18 @@ void localFrames(State& s, int threads) {
   });
 }
 
-void resizeMddq(std::vector<MddqState>& st, const Irreps& irreps, int n) {
+/// Per-(atom, channel) state of the blocks whose backward needs the forward's decisions (mddq,
+/// mddq-fp16); codewords c have 2l + 1 components.
+void resizeMddq(std::vector<MddqState>& st, const IrrepsQuant& q, const Irreps& irreps, int n) {
   st.resize(irreps.size());
   for (int b = 0; b < irreps.size(); ++b) {
-    if (irreps.l[b] != 1) {
+    if (q.kind[b] != BlockKind::Mddq && q.kind[b] != BlockKind::MddqFp16) {
       st[b] = MddqState();
       continue;
     }
     const size_t count = static_cast<size_t>(n) * irreps.mul[b];
-    st[b].c.resize(3 * count), st[b].m.resize(count), st[b].mHat.resize(count), st[b].inRange.resize(count);
-    st[b].zero.resize(count);
+    st[b].c.resize((2 * irreps.l[b] + 1) * count), st[b].m.resize(count), st[b].mHat.resize(count);
+    st[b].inRange.resize(count), st[b].zero.resize(count);
   }
 }
 
@@ -73,7 +75,7 @@ void nodeInput(const Model& m, const Layer& L, LayerState& ls, State& s, int thr
   const int D = L.in.dim, DT = L.in.dimT;
   ls.xq.resize(s.n * D), ls.xuPre.resize(s.n * D), ls.xu.resize(s.n * D), ls.xuT.resize(static_cast<size_t>(s.n) * DT);
   const bool quant = m.quantizesActivations();
-  if (quant) resizeMddq(ls.inQ, L.in, s.n), resizeMddq(ls.upQ, L.in, s.n);
+  if (quant) resizeMddq(ls.inQ, L.inQ, L.in, s.n), resizeMddq(ls.upQ, L.upQ, L.in, s.n);
   parallelFor(s.n, threads, [&](int begin, int end) {
     for (int i = begin; i < end; ++i) {
       const double* frame = (quant && m.localFrames) ? &s.frames[9 * i] : nullptr;

@@ -160,6 +160,16 @@ Lsq Reader::lsq(const std::string& name, int channels) const {
   return q;
 }
 
+Lsq Reader::int8Components(const std::string& name, int channels) const {
+  const Array& a = data_.array(name + ".scale");
+  if (a.shape != std::vector<int64_t>{1} && a.shape != std::vector<int64_t>{channels})
+    throw ModelError("model array '" + name + ".scale' has shape " + shapeString(a.shape) + ", expected (1,) or (" +
+                     std::to_string(channels) + ",)");
+  Lsq q = lsq(name, static_cast<int>(a.shape[0]));
+  if (q.scale.size() == 1) q.scale.assign(channels, q.scale[0]);
+  return q;
+}
+
 Mddq Reader::mddq(const std::string& name, int channels) const {
   Mddq q;
   q.scale = doubles(name + ".scale", {channels});
@@ -171,18 +181,39 @@ Mddq Reader::mddq(const std::string& name, int channels) const {
   return q;
 }
 
-IrrepsQuant Reader::irrepsQuant(const std::string& name, const Irreps& irreps) const {
+IrrepsQuant Reader::irrepsQuant(const std::string& name, const Irreps& irreps, Mode mode) const {
   IrrepsQuant q;
+  q.kind.resize(irreps.size());
   q.lsq.resize(irreps.size());
   q.mddq.resize(irreps.size());
   for (int b = 0; b < irreps.size(); ++b) {
     const std::string block = name + ".b" + std::to_string(b);
-    if (irreps.l[b] == 0) {
-      q.lsq[b] = lsq(block, irreps.mul[b]);
-    } else if (irreps.l[b] == 1) {
-      q.mddq[b] = mddq(block, irreps.mul[b]);
+    const int l = irreps.l[b], mul = irreps.mul[b];
+    if (l == 0) {
+      q.kind[b] = BlockKind::Lsq;
+      q.lsq[b] = lsq(block, mul);
+      continue;
+    }
+    const std::string attribute = block + ".kind";
+    const bool legacy = !hasAttribute(attribute) && mode == Mode::W4A8 && l == 1;
+    const std::string kind = legacy ? "mddq" : text(attribute);  // text(): ModelError if missing
+    if (kind == "mddq") {
+      if (l != 1)
+        throw ModelError("model attribute '" + attribute + "' = 'mddq' is for l = 1 blocks only (block " +
+                         std::to_string(b) + " has l = " + std::to_string(l) + ")");
+      q.kind[b] = BlockKind::Mddq;
+      q.mddq[b] = mddq(block, mul);
+    } else if (kind == "mddq-fp16") {
+      q.kind[b] = BlockKind::MddqFp16;
+      q.mddq[b] = mddq(block, mul);
+    } else if (kind == "int8") {
+      q.kind[b] = BlockKind::Int8;
+      q.lsq[b] = int8Components(block, mul);
+    } else if (kind == "fp16") {
+      q.kind[b] = BlockKind::Fp16;
     } else {
-      throw ModelError("model quantizer '" + block + "': w4a8 quantization of l = 2 features is not supported");
+      throw ModelError("model attribute '" + attribute + "' = '" + kind +
+                       "' is not a quantizer kind (expected mddq, int8, mddq-fp16 or fp16)");
     }
   }
   return q;

@@ -13,7 +13,12 @@
 
 namespace gaqmd {
 
-enum class Mode { Fp32, W4A32, W4A8 };
+/// W4A8Naive: the per-component int8 baseline (quantizers as W4A8, read per block kind).
+enum class Mode { Fp32, W4A32, W4A8, W4A8Naive };
+
+/// Quantizer of one irreps block (docs/format.md, "Quantizers"): l = 0 blocks are Lsq; l >= 1
+/// blocks name theirs in the attribute NAME.b{b}.kind.
+enum class BlockKind { Lsq, Mddq, Int8, MddqFp16, Fp16 };
 
 /// Irrep blocks (mul, l); offset[b] = start of block b in the flat feature vector.
 struct Irreps {
@@ -56,8 +61,11 @@ struct Mddq {
   bool logDomain = false;
 };
 
-/// Quantizer of an irreps feature vector, one entry per block (LSQ for l = 0, MDDQ for l = 1).
+/// Quantizer of an irreps feature vector, one entry per block: kind[b] says which of lsq[b]
+/// (Lsq: per channel; Int8: per component, channel u's scale at scale[u] for all its 2l+1
+/// components, a (1,) scale repeated C times) or mddq[b] (Mddq, MddqFp16) applies; Fp16 has none.
 struct IrrepsQuant {
+  std::vector<BlockKind> kind;
   std::vector<Lsq> lsq;
   std::vector<Mddq> mddq;
 };
@@ -122,9 +130,9 @@ struct Model {
   Matrix embedding;  // (C, S)
   std::vector<Layer> layers;
   Readout readout;
-  std::shared_ptr<const Codebook> codebook;  // w4a8
+  std::shared_ptr<const Codebook> codebook;  // w4a8 with an mddq block
 
-  bool quantizesActivations() const { return mode == Mode::W4A8; }
+  bool quantizesActivations() const { return mode == Mode::W4A8 || mode == Mode::W4A8Naive; }
 };
 
 /// Validates `data` against docs/format.md and decodes it; throws ModelError naming the problem.

@@ -17,6 +17,7 @@ class Reader {
   explicit Reader(const ModelData& data) : data_(data) {}
 
   bool has(const std::string& name) const { return data_.hasArray(name); }
+  bool hasAttribute(const std::string& name) const { return data_.hasAttribute(name); }
   std::string text(const std::string& name) const { return data_.attribute(name); }
   long integer(const std::string& name, long lo, long hi) const;
   double number(const std::string& name) const;
@@ -39,9 +40,12 @@ class Reader {
   /// Output size of matrix `name` (rows of NAME.w or NAME.scales), for sizes the attributes omit.
   int matrixRows(const std::string& name, Mode mode) const;
   Lsq lsq(const std::string& name, int channels) const;
+  /// Per-component LSQ of a C x l block (kind int8): NAME.scale (1,) or (C,), returned per channel.
+  Lsq int8Components(const std::string& name, int channels) const;
   Mddq mddq(const std::string& name, int channels) const;
-  /// Quantizer of features with irreps `irreps` (blocks NAME.b{b}).
-  IrrepsQuant irrepsQuant(const std::string& name, const Irreps& irreps) const;
+  /// Quantizer of features with irreps `irreps` (blocks NAME.b{b}; l >= 1 blocks by NAME.b{b}.kind,
+  /// which defaults to mddq for l = 1 blocks of w4a8 descriptions written before kinds existed).
+  IrrepsQuant irrepsQuant(const std::string& name, const Irreps& irreps, Mode mode) const;
   EquiLinear linear(const std::string& name, const Irreps& in, const Irreps& out, Mode mode) const;
 
  private:

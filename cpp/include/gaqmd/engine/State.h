@@ -10,7 +10,8 @@
 
 namespace gaqmd {
 
-/// MDDQ decisions of one l = 1 block, per (atom, channel): codeword c (3), m, m̂, in-range, zero.
+/// MDDQ decisions of one mddq (l = 1) or mddq-fp16 block, per (atom, channel): codeword c (2l + 1;
+/// mddq-fp16: half(u)), m, m̂, in-range, zero.
 struct MddqState {
   std::vector<double> c, m, mHat, inRange;
   std::vector<char> zero;
@@ -23,7 +24,7 @@ struct LayerState {
   // per pair, padded layout (path p, channel u at p Cp + u): radial weights w (P, Wp) and their
   // derivative in the pair distance dw = dw/dd (forward mode through the MLP and its quantizers)
   std::vector<double> w, dw;
-  std::vector<MddqState> inQ, upQ;       // per block (empty for l = 0 blocks)
+  std::vector<MddqState> inQ, upQ;       // per block (empty unless mddq / mddq-fp16)
   // attention: Q (n, A) raw query, Ks (n, A) = W_k s, kr (P, A) = W_r ê, Kraw (E, A),
   // expA (E,) = exp(a_e), alpha (E,), Z (n,)
   std::vector<double> Q, Ks, kr, Kraw, expA, alpha, Z;

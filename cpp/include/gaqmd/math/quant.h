@@ -3,6 +3,7 @@
 // by the scale (never multiplies by a reciprocal) and rounds half to even, as PyTorch does.
 
 #include <cstdint>
+#include <cstring>
 
 #include "gaqmd/math/common.h"
 
@@ -62,6 +63,48 @@ GAQMD_HD inline void geometricSte(const double* g, const double* v, double m, do
   for (int a = 0; a < 3; ++a) u[a] = v[a] / m;
   const double alongC = dot(g, c) * inRange, alongU = dot(g, u), ratio = mHat / m;
   for (int a = 0; a < 3; ++a) gv[a] = alongC * u[a] + ratio * (g[a] - alongU * u[a]);
+}
+
+/// Geometric STE of v̂ = m̂ c for a d-vector (kind mddq-fp16, d = 2l + 1), the same formula as
+/// geometricSte; m̂, m, inRange and isZero as recorded by the forward pass.
+GAQMD_HD inline void geometricSteN(const double* g, const double* v, double m, double mHat, const double* c,
+                                   double inRange, bool isZero, int d, double* gv) {
+  if (isZero) {
+    for (int a = 0; a < d; ++a) gv[a] = g[a];
+    return;
+  }
+  double u[9], alongC = 0.0, alongU = 0.0;
+  for (int a = 0; a < d; ++a) u[a] = v[a] / m;
+  for (int a = 0; a < d; ++a) alongC += g[a] * c[a], alongU += g[a] * u[a];
+  alongC *= inRange;
+  const double ratio = mHat / m;
+  for (int a = 0; a < d; ++a) gv[a] = alongC * u[a] + ratio * (g[a] - alongU * u[a]);
+}
+
+/// x rounded to IEEE half precision (binary16) and back, as PyTorch's float64 -> float16 cast does
+/// it: first to float32, then to half, each round to nearest even (so a float64 just above a half
+/// midpoint that float32 rounds onto the midpoint ties to even: 1 + 2^-11 + 2^-40 -> 1, where a
+/// direct float64 -> half rounding gives 1 + 2^-10). Subnormal halves (|h| < 2^-14, steps of
+/// 2^-24) included; |x| that rounds to >= 2^16 overflows to ±inf; NaN stays NaN; -0 stays -0.
+GAQMD_HD inline double roundToHalf(double x) {
+  const float f = static_cast<float>(x);
+  uint32_t bits;
+  memcpy(&bits, &f, 4);
+  const uint32_t sign = bits & 0x80000000u;
+  uint32_t mag = bits ^ sign;
+  if (mag >= 0x7f800000u) return static_cast<double>(f);  // inf, NaN
+  double r;
+  if (mag < 0x38800000u) {  // |f| < 2^-14: multiples of 2^-24 (scaling by 2^24 is exact)
+    r = roundHalfEven(static_cast<double>(fabsf(f)) * 16777216.0) / 16777216.0;
+  } else {  // keep 10 of the 23 fraction bits, round half to even (a carry may raise the exponent)
+    mag += 0x0fffu + ((mag >> 13) & 1u);
+    mag &= ~0x1fffu;
+    if (mag >= 0x47800000u) mag = 0x7f800000u;  // >= 2^16: beyond half's largest finite 65504
+    float rf;
+    memcpy(&rf, &mag, 4);
+    r = static_cast<double>(rf);
+  }
+  return sign ? -r : r;
 }
 
 /// Codebook score of direction u against point p: (u_x p_x + u_y p_y) + u_z p_z.
