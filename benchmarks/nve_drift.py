@@ -1,8 +1,8 @@
 """NVE energy conservation of aspirin per quantization mode, on OpenMM's CPU platform.
 
 One Langevin equilibration (300 K) with the FP32 model; from that state, VerletIntegrator runs of
---ps picoseconds at --dt fs with each model: fp32, w4a32, GAQ w4a8 on the native engine (GaqForce)
-and naive w4a8 through PyTorch (openmm.PythonForce: the engine does not run the naive baseline).
+--ps picoseconds at --dt fs with each model (fp32, w4a32, GAQ w4a8, naive w4a8), all on the native
+engine (GaqForce).
 Drift is the slope of a linear fit of the total energy (meV/atom/ps) with its standard error,
 blow-ups (non-finite or > 1 eV/atom energy change) end a run and are reported. Writes
 docs/results/nve_drift.{md,json} and nve_drift.png.
@@ -36,16 +36,16 @@ def aspirin_structure():
     return read_structure(ROOT / "tests" / "data" / "rmd17" / "aspirin_1000.xyz")
 
 
-def system_for(mode: str, model_path: Path, structure):
+def native_system(model_path: Path, structure):
     from gaqmd.md.simulate import build_system
 
-    return build_system(model_path, structure, "pytorch" if mode == "w4a8-naive" else "native")
+    return build_system(model_path, structure, "native")
 
 
 def run_mode(mode: str, model_path: Path, start, args) -> dict:
     from gaqmd.checks.conservation import StartState, nve_drift
 
-    state = StartState(system_for(mode, model_path, args.structure), start.positions, start.velocities)
+    state = StartState(native_system(model_path, args.structure), start.positions, start.velocities)
     steps = int(round(args.ps * 1e3 / args.dt))
     report_every = max(1, int(round(args.report_fs / args.dt)))
     steps -= steps % report_every
@@ -80,11 +80,10 @@ def markdown(rows: list[dict], args) -> str:
              f"Machine: {machine()}. Command: `python benchmarks/nve_drift.py --ps {args.ps:g} --dt {args.dt:g}`. "
              f"Equilibration: {args.equilibration_ps:g} ps Langevin at 300 K with the FP32 model; every mode starts "
              f"from that state. Bar (issue 6): GAQ w4a8 drift ≤ {BAR_DRIFT} meV/atom/ps at 0.5 fs over 1 ns.", "",
-             "| mode | engine | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) | verdict |",
-             "|---|---|---|---|---|---|"]
+             "| mode | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) | verdict |",
+             "|---|---|---|---|---|"]
     for row in rows:
-        engine = "PyTorch PythonForce" if row["mode"] == "w4a8-naive" else "native GaqForce"
-        lines.append(f"| {row['mode']} | {engine} | {row['ps_simulated']:.1f} | {row['drift']:+.4f} ± "
+        lines.append(f"| {row['mode']} | {row['ps_simulated']:.1f} | {row['drift']:+.4f} ± "
                      f"{row['drift_stderr']:.4f} | {row['rms_fluctuation']:.4f} | {row['reason']} |")
     lines += ["", "![total energy](nve_drift.png)"]
     return "\n".join(lines) + "\n"
@@ -110,7 +109,7 @@ def main(argv=None) -> int:
     missing = [str(path) for path in paths.values() if not path.is_file()]
     if missing:
         parser.error(f"missing models (run benchmarks/gaq_rmd17.py first): {', '.join(missing)}")
-    fp32_system = system_for("fp32", args.runs / "aspirin_fp32" / "best.pt", args.structure)
+    fp32_system = native_system(args.runs / "aspirin_fp32" / "best.pt", args.structure)
     start = equilibrate((fp32_system, args.structure.positions), 300.0, int(args.equilibration_ps * 2000), 0.5,
                         platform="CPU")
     rows = [run_mode(mode, paths[mode], start, args) for mode in args.modes]
