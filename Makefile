@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml CMakeLists.txt $(NATIVE)
 	echo "$(TORCH)" > $(VENV)/constraints.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c $(VENV)/constraints.txt "$(TORCH)"
-	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e ".[test]"
+	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e ".[test,vmc]"
 	touch $@
 
 demo: $(STAMP)
@@ -23,6 +23,9 @@ demo: $(STAMP)
 		--equilibration-steps 1000 --dt 0.25 0.5 1.0 --nve-ps 0.5 --sample-steps 1000
 
 test: $(STAMP)
+	cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY)) > /dev/null
+	cmake --build build/ctest -j2 > /dev/null
+	cd build/ctest && ctest --output-on-failure
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow and not gpu" -q
 
 bench: $(STAMP)

@@ -9,16 +9,8 @@
 #include <vector>
 
 #include "gaqmd/engine/Codebook.h"
+#include "check.h"
 
-#define CHECK(cond, ...)                                  \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      std::printf("FAILED %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                           \
-      std::printf("\n");                                  \
-      std::exit(1);                                       \
-    }                                                     \
-  } while (0)
 
 std::vector<double> fibonacci(int K) {
   const double golden = M_PI * (3.0 - std::sqrt(5.0));

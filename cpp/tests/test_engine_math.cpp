@@ -18,18 +18,10 @@
 #include "gaqmd/math/quant.h"
 #include "gaqmd/math/radial.h"
 #include "gaqmd/math/sph.h"
+#include "check.h"
 
 using namespace gaqmd::math;
 
-#define CHECK(cond, ...)                                  \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      std::printf("FAILED %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                           \
-      std::printf("\n");                                  \
-      std::exit(1);                                       \
-    }                                                     \
-  } while (0)
 
 /// f(r) = Σ_k w_k Y_k(r/|r|); checks the analytic dE/dr against central differences.
 void testShGradient() {

@@ -13,16 +13,8 @@
 
 #include "gaqmd/engine/ModelData.h"
 #include "gaqmd/engine/Neighbors.h"
+#include "check.h"
 
-#define CHECK(cond, ...)                                  \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      std::printf("FAILED %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                           \
-      std::printf("\n");                                  \
-      std::exit(1);                                       \
-    }                                                     \
-  } while (0)
 
 using Key = std::tuple<int, int, long, long, long>;  // (i, j, rounded r * 1e6)
 

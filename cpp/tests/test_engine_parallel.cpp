@@ -10,16 +10,8 @@
 #include <vector>
 
 #include "gaqmd/engine/Parallel.h"
+#include "check.h"
 
-#define CHECK(cond, ...)                                  \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      std::printf("FAILED %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                           \
-      std::printf("\n");                                  \
-      std::exit(1);                                       \
-    }                                                     \
-  } while (0)
 
 void everyIndexOnce(int threads, bool withPool) {
   gaqmd::ThreadPool pool(threads);
