@@ -169,19 +169,6 @@ def build_mm_system(topology, solute_atoms, nonbonded: str = "pme", cutoff_nm: f
     return system
 
 
-def gaq_potential(model_path):
-    """MLPotential("gaq", model=...), with a hint when openmm-ml does not know the name."""
-    from openmmml import MLPotential
-
-    try:
-        return MLPotential("gaq", model=str(model_path))
-    except KeyError as error:
-        if error.args != ("gaq",):
-            raise
-        raise RuntimeError('openmm-ml has no potential "gaq": gaqmd registers it through the '
-                           '"openmmml.potentials" entry point, so (re)install gaqmd, e.g. pip install -e .') from None
-
-
 def energies(context, groups=None) -> dict[str, float]:
     """{'total', 'ML', 'MM'} potential energies in kJ/mol (ML: force group 1, MM: group 0)."""
     from openmm import unit
@@ -198,6 +185,7 @@ def main(argv=None) -> int:
 
     import openmm
     from openmm import app, unit
+    from openmmml import MLPotential
 
     from gaqmd.data import read_frames
     from gaqmd.models import bundled_model
@@ -211,7 +199,7 @@ def main(argv=None) -> int:
           f"({topology.getNumAtoms()} atoms; water {density:.2f} g/cm^3 of the whole box)")
 
     mm_system = build_mm_system(topology, aspirin_atoms, args.nonbonded, args.cutoff)
-    potential = gaq_potential(model_path)
+    potential = MLPotential("gaq", model=str(model_path))
     system = potential.createMixedSystem(topology, mm_system, aspirin_atoms, forceGroup=1)
     print(f"mixed system ({model_path.name}): " + ", ".join(f"{f.getName()} (group {f.getForceGroup()})"
                                                           for f in system.getForces()))

@@ -44,18 +44,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def build_topology(numbers):
-    """One residue, one atom per atomic number (no bonds: the model needs only elements and positions)."""
-    from openmm import app
-
-    topology = app.Topology()
-    residue = topology.addResidue("AIN", topology.addChain())  # AIN: aspirin's PDB ligand code
-    for index, z in enumerate(numbers):
-        element = app.Element.getByAtomicNumber(int(z))
-        topology.addAtom(f"{element.symbol}{index + 1}", element, residue)
-    return topology
-
-
 def potential_energy(system, positions, platform_name="CPU", threads=1) -> float:
     """Potential energy (kJ/mol) of `system` at `positions` (nm) in a fresh Context."""
     import openmm
@@ -74,13 +62,13 @@ def main(argv=None) -> int:
     import openmm
     from openmm import unit
 
-    from gaqmd.data import read_frames
+    from gaqmd.md import read_structure
     from gaqmd.models import bundled_model
     from gaqmd.openmm import gaq_force
 
     model_path = args.model or bundled_model("aspirin_w4a8")
-    frame = read_frames(args.data, energy_key=None, forces_key=None, index="0")[0]
-    topology = build_topology(frame.numbers)
+    structure = read_structure(args.data)  # Topology + positions (nm) of the file's first frame
+    topology = structure.topology
 
     system = openmm.System()
     for atom in topology.atoms():
@@ -96,7 +84,7 @@ def main(argv=None) -> int:
     integrator.setRandomNumberSeed(args.seed)
     platform = openmm.Platform.getPlatformByName("CPU")
     context = openmm.Context(system, integrator, platform, {"Threads": str(args.threads)})
-    context.setPositions(frame.positions * 0.1 * unit.nanometer)  # Å -> nm
+    context.setPositions(structure.positions * unit.nanometer)
     initial = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     print(f"{system.getNumParticles()} atoms, platform {platform.getName()}, {args.threads} thread(s)")
     print(f"initial potential energy {initial:.6f} kJ/mol")

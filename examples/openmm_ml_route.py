@@ -42,37 +42,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def gaq_potential(model_path):
-    """MLPotential("gaq", model=...), with a hint when openmm-ml does not know the name."""
-    from openmmml import MLPotential
-
-    try:
-        return MLPotential("gaq", model=str(model_path))
-    except KeyError as error:
-        if error.args != ("gaq",):
-            raise
-        raise RuntimeError('openmm-ml has no potential "gaq": gaqmd registers it through the '
-                           '"openmmml.potentials" entry point, so (re)install gaqmd, e.g. pip install -e .') from None
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
 
     import openmm
     from openmm import app, unit
+    from openmmml import MLPotential
 
-    from gaqmd.data import read_frames
+    from gaqmd.md import read_structure
     from gaqmd.models import bundled_model
 
     model_path = args.model or bundled_model("aspirin_w4a8")
-    frame = read_frames(args.data, energy_key=None, forces_key=None, index="0")[0]
-    topology = app.Topology()
-    residue = topology.addResidue("AIN", topology.addChain())
-    for index, z in enumerate(frame.numbers):
-        element = app.Element.getByAtomicNumber(int(z))
-        topology.addAtom(f"{element.symbol}{index + 1}", element, residue)
+    structure = read_structure(args.data)  # Topology + positions (nm) of the file's first frame
+    topology = structure.topology
 
-    potential = gaq_potential(model_path)
+    potential = MLPotential("gaq", model=str(model_path))
     system = potential.createSystem(topology)
     print(f"model {model_path.name}: forces {', '.join(force.getName() for force in system.getForces())}")
 
@@ -82,7 +66,7 @@ def main(argv=None) -> int:
     integrator.setRandomNumberSeed(args.seed)
     platform = openmm.Platform.getPlatformByName("CPU")
     simulation = app.Simulation(topology, system, integrator, platform, {"Threads": str(args.threads)})
-    simulation.context.setPositions(frame.positions * 0.1 * unit.nanometer)  # Å -> nm
+    simulation.context.setPositions(structure.positions * unit.nanometer)
     simulation.context.setVelocitiesToTemperature(args.temperature * unit.kelvin, args.seed)
     initial = simulation.context.getState(getEnergy=True).getPotentialEnergy()
     print(f"{system.getNumParticles()} atoms, platform {platform.getName()}, {args.threads} thread(s)")
