@@ -31,6 +31,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/rmd17_fp32.py
 	$(PY) benchmarks/gaq_rmd17.py
+	$(PY) benchmarks/irrep_bits.py
+	$(PY) benchmarks/engine_speed.py
+	$(PY) benchmarks/nve_drift.py
 
 clean:
 	rm -rf $(VENV) build
