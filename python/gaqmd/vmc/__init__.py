@@ -7,7 +7,7 @@ from gaqmd.vmc.ansatz import AnsatzConfig, FermiNet
 from gaqmd.vmc.blocking import blocked_error
 from gaqmd.vmc.hamiltonian import METHODS, local_energy, local_kinetic_energy, potential_energy
 from gaqmd.vmc.laplacian import FwdLapl, fwdlapl_input, to_dense
-from gaqmd.vmc.pretrain import HartreeFock, PretrainConfig, pretrain
+from gaqmd.vmc.pretrain import HartreeFock, PretrainConfig
 from gaqmd.vmc.sampler import MetropolisSampler, SamplerConfig, initial_positions
 from gaqmd.vmc.systems import System, atom, hydrogen_molecule, lithium_hydride, named_system, read_xyz
 from gaqmd.vmc.train import TrainConfig, VMCResult, run_vmc
@@ -39,7 +39,6 @@ __all__ = [
     "named_system",
     "ops",
     "potential_energy",
-    "pretrain",
     "random_positions",
     "read_xyz",
     "run_vmc",
