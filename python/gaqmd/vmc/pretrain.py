@@ -14,7 +14,6 @@ nodes in the wrong place) of a random network. PySCF is an optional dependency
 """
 
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np

@@ -30,7 +30,6 @@ from gaqmd.vmc.hamiltonian import METHODS, local_energy
 from gaqmd.vmc.sampler import MetropolisSampler, SamplerConfig, initial_positions
 from gaqmd.vmc.systems import System
 
-
 OPTIMIZERS = ("adam", "minsr")
 
 
