@@ -25,10 +25,9 @@ class VacuumPotential(nn.Module):
         self.cutoff = float(model.config.cutoff)
         self.angstrom_per_nm = ANGSTROM_PER_NM
         self.kj_per_mol_per_ev = KJ_PER_MOL_PER_EV
-        self.dtype_probe = nn.Parameter(torch.zeros(0, dtype=next(model.parameters()).dtype), requires_grad=False)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        x = positions.to(self.dtype_probe.dtype) * self.angstrom_per_nm
+        x = positions.to(self.model.embedding.weight.dtype) * self.angstrom_per_nm
         distance = torch.cdist(x, x)
         inside = (distance < self.cutoff) & ~torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
         edge_index = inside.nonzero().t()
