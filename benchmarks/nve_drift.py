@@ -58,7 +58,7 @@ def run_mode(mode: str, model_path: Path, start, args) -> dict:
             if len(result.times) else 0.0, "drift": result.drift, "drift_stderr": result.drift_stderr,
             "rms_fluctuation": result.rms_fluctuation, "max_abs_change": result.max_abs_change,
             "conserved": result.conserved, "reason": result.reason,
-            "times": result.times.tolist(), "total_energy": result.total_energy.tolist()}
+            "times": np.round(result.times, 6).tolist(), "total_energy": np.round(result.total_energy, 6).tolist()}
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     plot(rows, args.output / "nve_drift.png")
     (args.output / "nve_drift.json").write_text(json.dumps({"machine": machine(), "ps": args.ps, "dt_fs": args.dt,
-                                                             "rows": rows}, indent=1) + "\n")
+                                                             "rows": rows}, separators=(",", ":")) + "\n")
     text = markdown(rows, args)
     (args.output / "nve_drift.md").write_text(text)
     print(text)
