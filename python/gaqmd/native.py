@@ -5,6 +5,7 @@ Used by the ASE calculator and the checks; OpenMM runs the same engine through G
 
 import numpy as np
 
+from gaqmd.data import species_index
 from gaqmd.export.source import ModelSource, model_description
 
 
@@ -30,15 +31,10 @@ class NativeModel:
         self.threads = int(threads)
         self.species = tuple(int(z) for z in self.engine.species)
         self.cutoff = float(self.engine.cutoff)
-        self._index_of = {z: i for i, z in enumerate(self.species)}
 
     def species_index(self, numbers) -> np.ndarray:
-        """(n,) atomic numbers -> (n,) int32 model species indices; ValueError names unknown atoms."""
-        unknown = [(i, int(z)) for i, z in enumerate(numbers) if int(z) not in self._index_of]
-        if unknown:
-            listed = ", ".join(f"atom {i} (Z={z})" for i, z in unknown[:10])
-            raise ValueError(f"the model knows elements {list(self.species)}; not {listed}")
-        return np.asarray([self._index_of[int(z)] for z in numbers], dtype=np.int32)
+        """(n,) atomic numbers -> (n,) int32 model species indices; DataError names unknown elements."""
+        return species_index(numbers, self.species).astype(np.int32)
 
     def compute(self, positions, numbers, box=None) -> tuple[float, np.ndarray]:
         """positions (n, 3) Å, numbers (n,), box (3, 3) Å in reduced form or None -> (E eV, F (n, 3) eV/Å)."""

@@ -18,7 +18,7 @@ import numpy as np
 import openmm
 from openmm import unit
 
-from gaqmd.checks.conservation import StartState, equilibrate, start_state, timestep_scan
+from gaqmd.checks.conservation import StartState, _context, equilibrate, start_state, timestep_scan
 from gaqmd.checks.equivariance import local_equivariance_error, model_energy_forces
 from gaqmd.checks.parity import energy_force_parity
 from gaqmd.checks.report import write_report
@@ -59,9 +59,7 @@ class CheckSummary:
 def ns_per_day(start: StartState, steps: int, platform: str, dt_fs: float = 0.5) -> float:
     """Wall-clock speed of `steps` VerletIntegrator steps from start (after one warm-up step)."""
     integrator = openmm.VerletIntegrator(dt_fs * unit.femtosecond)
-    context = openmm.Context(start.system, integrator, openmm.Platform.getPlatformByName(platform))
-    context.setPositions(start.positions)
-    context.setVelocities(start.velocities)
+    context = _context(start, integrator, platform)
     integrator.step(1)
     begin = time.perf_counter()
     integrator.step(steps)
@@ -73,9 +71,7 @@ def ns_per_day(start: StartState, steps: int, platform: str, dt_fs: float = 0.5)
 def sample_nve(start: StartState, steps: int, every: int, platform: str, dt_fs: float = 0.5) -> np.ndarray:
     """Positions (steps // every + 1, n, 3) Å of an NVE run from start."""
     integrator = openmm.VerletIntegrator(dt_fs * unit.femtosecond)
-    context = openmm.Context(start.system, integrator, openmm.Platform.getPlatformByName(platform))
-    context.setPositions(start.positions)
-    context.setVelocities(start.velocities)
+    context = _context(start, integrator, platform)
     frames = []
     for block in range(steps // every + 1):
         if block:

@@ -134,17 +134,24 @@ def _check_block(out: Description, name: str, expected: torch.Tensor) -> None:
         raise ExportError(f"{name}: lowered matrix differs from the module's (e3nn normalization changed?)")
 
 
-def _put_lsq(out: Description, name: str, quantizer: LsqQuantizer) -> None:
-    if quantizer.channel_size is not None:
-        raise ExportError(f"{name}: channel-block LSQ quantizers are not part of format version 1")
+def _checked_scale(name: str, quantizer: LsqQuantizer) -> np.ndarray:
+    """The learned scales, positive. Adam can walk a scale through zero; a symmetric quantizer is odd
+    in s (round half to even is odd, the clamp is symmetric), so |s| gives the same values and STE
+    mask. Others cannot be rescued."""
     scale = _f64(quantizer.scale).reshape(-1)
-    # Adam can walk a learned scale through zero. A symmetric quantizer is odd in s (round half to
-    # even is odd, the clamp is symmetric), so |s| gives the same values and STE mask; others cannot.
     if quantizer.qmin == -quantizer.qmax:
         scale = np.abs(scale)
     if not (scale > 0).all():
         raise ExportError(f"{name}: quantizer scales must be positive, got {scale[scale <= 0][:5].tolist()}")
-    out[1][f"{name}.scale"] = scale
+    return scale
+
+
+def _put_lsq(out: Description, name: str, quantizer: LsqQuantizer, vector_components: bool = False) -> None:
+    """Per-channel LSQ; vector_components: an l >= 1 block's int8 kind, one scale for the block or
+    per channel shared by its 2l+1 components."""
+    if quantizer.channel_size is not None and not vector_components:
+        raise ExportError(f"{name}: channel-block LSQ quantizers are exported only for l >= 1 blocks")
+    out[1][f"{name}.scale"] = _checked_scale(name, quantizer)
     out[0][f"{name}.qmin"] = str(quantizer.qmin)
     out[0][f"{name}.qmax"] = str(quantizer.qmax)
 
@@ -164,17 +171,6 @@ def _put_mddq(out: Description, name: str, quantizer: MddqQuantizer) -> None:
     out[1].setdefault("codebook.points", _f64(quantizer.codebook.points))
 
 
-def _put_int8_components(out: Description, name: str, quantizer: NaiveInt8Vectors) -> None:
-    """Per-component LSQ with one scale per tensor (1,) or per channel (C,) shared by its components."""
-    lsq = quantizer.lsq
-    scale = np.abs(_f64(lsq.scale).reshape(-1))  # symmetric: odd in s (see _put_lsq)
-    if not (scale > 0).all():
-        raise ExportError(f"{name}: quantizer scales must be positive")
-    out[1][f"{name}.scale"] = scale
-    out[0][f"{name}.qmin"] = str(lsq.qmin)
-    out[0][f"{name}.qmax"] = str(lsq.qmax)
-
-
 def _put_vector_block(out: Description, name: str, block: nn.Module, degree: int) -> None:
     """An l >= 1 block: attribute NAME.kind says which quantizer (docs/format.md)."""
     attributes = out[0]
@@ -183,7 +179,7 @@ def _put_vector_block(out: Description, name: str, block: nn.Module, degree: int
         _put_mddq(out, name, block)
     elif isinstance(block, NaiveInt8Vectors):
         attributes[f"{name}.kind"] = "int8"
-        _put_int8_components(out, name, block)
+        _put_lsq(out, name, block.lsq, vector_components=True)
     elif isinstance(block, MddqFp16Quantizer):
         attributes[f"{name}.kind"] = "mddq-fp16"
         _put_magnitude(out, name, block.magnitude)
