@@ -8,6 +8,7 @@ from gaqmd.cli import main
 from gaqmd.checks import local_equivariance_error, model_energy_forces
 from gaqmd.data import GraphDataset, read_frames
 from gaqmd.model import energy_and_forces
+from gaqmd.model.io import load_model
 from gaqmd.quant import QuantConfig, calibrate, prepare_qat, unpack_int4
 from gaqmd.quant.activations import IrrepsQuantizer, set_vector_quantization
 from gaqmd.quant.convert import convert_weights
@@ -136,14 +137,24 @@ def test_quantize_cli_fine_tunes_an_fp32_model_and_evaluate_reports_every_mode(d
     assert weights_kb[1] < weights_kb[0] / 4
 
 
-def test_quantize_refuses_an_already_quantized_parent(data_dir, tmp_path, capsys):
+def test_staged_qat_continues_the_w4a32_weights_and_refuses_other_quantized_parents(data_dir, tmp_path, capsys):
     fp32 = Trainer(tiny_run_config(data_dir / "rmd17" / "train_1000.xyz", tmp_path / "fp32", epochs=1))
     fp32.fit()
     config = tmp_path / "qat.yaml"
-    config.write_text(f"quant:\n  mode: w4a32\ntrain:\n  epochs: 1\noutput: {tmp_path / 'w4'}\n")
-    assert main(["quantize", str(config), "--from", str(tmp_path / "fp32" / "best.pt")]) == 0
-    assert main(["quantize", str(config), "--from", str(tmp_path / "w4" / "best.pt")]) == 2
-    assert "already quantized" in capsys.readouterr().err
+    config.write_text("quant:\n  mode: w4a32\ntrain:\n  epochs: 1\n")
+    w4a32, w4a8 = tmp_path / "w4a32" / "best.pt", tmp_path / "w4a8" / "best.pt"
+    assert main(["quantize", str(config), "--from", str(tmp_path / "fp32" / "best.pt"), "--set", f"output={w4a32.parent}"]) == 0
+    stage_two = ["quantize", str(config), "--from", str(w4a32), "--set", "quant.mode=w4a8", "--set", "train.lr=0"]
+    assert main([*stage_two, "--set", f"output={w4a8.parent}"]) == 0
+    # lr 0: stage 2's int4 weights are exactly stage 1's (the latent weights were carried over)
+    parent, child = load_model(w4a32)[0], load_model(w4a8)[0]
+    assert torch.equal(convert_weights(parent)["embedding"].packed, convert_weights(child)["embedding"].packed)
+    assert load_model(w4a8)[1]["fp32_origin"] == str(tmp_path / "fp32" / "best.pt")
+    capsys.readouterr()
+    assert main([*stage_two, "--set", "quant.weight_scale=mse", "--set", f"output={tmp_path / 'x'}"]) == 2
+    assert "keeps the parent's int4 rules" in capsys.readouterr().err
+    assert main(["quantize", str(config), "--from", str(w4a8), "--set", f"output={tmp_path / 'y'}"]) == 2
+    assert "already quantized (w4a8)" in capsys.readouterr().err
 
 
 def test_calibration_takes_the_largest_max_scale_over_batches(ethanol):

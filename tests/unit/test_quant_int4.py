@@ -62,7 +62,7 @@ def _quantize_oracle(w, group_size):
         for g in range(n_groups):
             block = w[r, g * size : (g + 1) * size]
             amax = np.abs(block).max()
-            scale = amax / np.float32(7) if amax > 0 else np.float32(1)
+            scale = np.float32(np.float16(amax / np.float32(7))) if amax > 0 else np.float32(1)
             scales[r, g] = scale
             codes[r, g * size : (g + 1) * size] = np.clip(np.rint(block / scale), -7, 7)
     return codes, scales
@@ -80,6 +80,15 @@ def test_quantize_matches_oracle_with_groups_and_zero_rows(group_size):
     assert np.array_equal(scales.numpy(), oracle_scales)
     assert torch.all(codes[2] == 0) and torch.all(scales[2] == 1.0)
     assert codes.abs().max() == 7  # the largest |w| of a channel maps to +-7
+
+
+def test_scales_are_fp16_values_and_codes_use_the_rounded_scale():
+    w = torch.randn(64, 9, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    codes, scales = quantize_int4(w)
+    assert torch.equal(scales.to(torch.float16).to(torch.float64), scales)
+    assert torch.equal(codes.to(torch.float64), torch.clamp(torch.round(w / scales), -7, 7))
+    rounded_down = (scales * 7 < w.abs().amax(dim=1, keepdim=True)).squeeze(1)
+    assert rounded_down.any() and (codes[rounded_down].abs().amax(dim=1) == 7).all()
 
 
 def test_rounding_is_half_to_even():

@@ -21,12 +21,14 @@ def add_quantize(subparsers) -> None:
     p = subparsers.add_parser(
         "quantize",
         help="quantization-aware fine-tuning (GAQ) of an FP32 model",
-        description="Fine-tune an FP32 model with fake quantization (modes fp32, w4a32, w4a8, w4a8-naive). "
+        description="Fine-tune an FP32 model with fake quantization (modes fp32, w4a32, w4a8, w4a8-naive), "
+        "or add activation quantization (w4a8, w4a8-naive) to a w4a32 model: the staged schedule "
+        "(examples/configs/qat_weights.yaml, then qat.yaml). "
         "The YAML has sections quant (see gaqmd.quant.QuantConfig), train, output and optionally data "
         "(default: the FP32 model's own data and split). Writes the same files as `gaqmd train`.",
     )
     p.add_argument("config", type=Path, help="YAML with sections quant, train, output [, data]")
-    p.add_argument("--from", dest="parent", type=Path, required=True, help="FP32 model file (best.pt of `gaqmd train`)")
+    p.add_argument("--from", dest="parent", type=Path, required=True, help="FP32 model file (best.pt of `gaqmd train`), or a w4a32 model for a staged run")
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config entry, e.g. --set quant.mode=w4a8-naive --set train.epochs=5 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from <output>/checkpoint.pt")

@@ -9,12 +9,12 @@ from gaqmd.model import EquivariantPotential
 from gaqmd.quant.config import QuantConfig
 
 FP32 = 4
-SCALE_BYTES = 4  # int4 scales and activation scales are stored as fp32
+INT4_SCALE_BYTES = 2  # int4 scales are fp16 values (gaqmd.quant.int4); activation scales fp32
 
 
 def weight_bytes(model: EquivariantPotential) -> int:
     """Bytes of all parameters as the engine stores them: int4 matrices packed two per byte plus an
-    fp32 scale per output channel (or group); every other parameter (activation scales included)
+    fp16 scale per output channel (or group); every other parameter (activation scales included)
     in fp32."""
     modules = dict(model.named_modules())
     suffix = ".parametrizations.weight.original"
@@ -22,7 +22,7 @@ def weight_bytes(model: EquivariantPotential) -> int:
     for name, parameter in model.named_parameters():
         if name.endswith(suffix):
             owner = modules[name[: -len(suffix)]]
-            total += math.ceil(parameter.numel() / 2) + SCALE_BYTES * _int4_scale_count(owner)
+            total += math.ceil(parameter.numel() / 2) + INT4_SCALE_BYTES * _int4_scale_count(owner)
         else:
             total += FP32 * parameter.numel()
     return total

@@ -15,6 +15,14 @@ from typing import Optional, Tuple
 import torch
 
 INT4_MAX = 7
+# fp16 limits for the stored scales: the smallest positive subnormal and the largest finite value.
+FP16_TINY, FP16_MAX = 2.0**-24, 65504.0
+
+
+def round_to_fp16(scales: torch.Tensor) -> torch.Tensor:
+    """Positive scales -> the nearest fp16 values (kept within fp16's positive finite range), in
+    the input's dtype."""
+    return scales.clamp(FP16_TINY, FP16_MAX).to(torch.float16).to(scales.dtype)
 
 
 def _num_groups(in_features: int, group_size: Optional[int]) -> int:
@@ -56,7 +64,8 @@ def _mse_clip_ratio(groups: torch.Tensor, amax: torch.Tensor) -> torch.Tensor:
 def quantize_int4(
     w: torch.Tensor, group_size: Optional[int] = None, scale_rule: str = "max"
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """w (out, in) float -> (codes (out, in) int8 in [-7, 7], scales (out, n_groups) of w's dtype).
+    """w (out, in) float -> (codes (out, in) int8 in [-7, 7], scales (out, n_groups) of w's dtype,
+    each an fp16 value).
 
     n_groups = ceil(in / group_size) (the last group may be shorter), 1 without group_size.
     scale_rule "max": scale = max|w| / 7 per group; "mse": the clip ratio of CLIP_RATIOS times
@@ -75,7 +84,7 @@ def quantize_int4(
         amax = amax * _mse_clip_ratio(groups, amax)
     elif scale_rule != "max":
         raise ValueError(f"scale_rule must be 'max' or 'mse', got {scale_rule!r}")
-    scales = torch.where(amax > 0, amax / INT4_MAX, torch.ones_like(amax))
+    scales = torch.where(amax > 0, round_to_fp16(amax / INT4_MAX), torch.ones_like(amax))
     codes = torch.clamp(torch.round(w / _expand_scales(scales, in_features, group_size)), -INT4_MAX, INT4_MAX)
     return codes.to(torch.int8), scales
 
