@@ -1,0 +1,146 @@
+#pragma once
+// The CUDA platform's data layout (docs/cuda.md): flat parameter arrays and the plain structs of
+// pointers and sizes every per-thread function takes. The same structs point at device memory in
+// the GPU build and at host vectors in the emulation (cuda/src/Emulator.cpp).
+//
+// Built by nvcc (the compile check), by NVRTC through CudaContext::createModule (the kernels,
+// after cuda/embed.cmake strips the #include lines) and by the host compiler (the emulation).
+
+#ifndef __CUDACC_RTC__
+#include <cstdint>
+#endif
+
+#include "gaqmd/math/common.h"
+
+// Compile-time capacities; the GPU build defines them to the model's sizes (CudaGaqKernels.cpp),
+// the host checks every model against them (HostModel.cpp).
+#ifndef GAQ_MAX_HIDDEN
+#define GAQ_MAX_HIDDEN 128  // radial MLP width H and readout width R
+#endif
+#ifndef GAQ_MAX_BASIS
+#define GAQ_MAX_BASIS 32  // K
+#endif
+#ifndef GAQ_MAX_BLOCKS
+#define GAQ_MAX_BLOCKS 32  // irreps blocks of a feature vector (and tensor-product paths)
+#endif
+#ifndef GAQ_MAX_LINEAR_PATHS
+#define GAQ_MAX_LINEAR_PATHS 32  // paths of one equivariant linear map
+#endif
+
+// Scatter-free design: every output element belongs to one thread, except the energy slots
+// (one per thread, OpenMM's convention) and the cell counters of the neighbour search.
+#ifdef __CUDA_ARCH__
+#define GAQ_ATOMIC_INC(counter) atomicAdd((counter), 1)
+#else
+#define GAQ_ATOMIC_INC(counter) ((*(counter))++)
+#endif
+
+namespace gaqmd::cuda {
+
+constexpr int kMaxSh = 9;  // (l_max + 1)² for l_max <= 2
+
+/// A weight matrix A = alpha · W (rows out, cols in). fp32: W row-major at values[dense];
+/// int4 (w4a32, w4a8): W[r, c] = code(r·cols + c) · scales[scale + r·groups + c / group], codes
+/// packed two per byte (low nibble first) from byte codes[code] (format.md, "Matrices").
+struct MatrixRef {
+  int rows = 0, cols = 0;
+  int dense = -1;  // offset into Params::values, or -1 for int4
+  int code = 0, scale = 0, group = 1, groups = 1;
+  double alpha = 1.0;
+};
+
+/// Irrep blocks (mul, l) of a feature vector, block b at offset[b], channel-major: (u, m) at
+/// offset[b] + u (2l + 1) + m; dim in all.
+struct Blocks {
+  int count = 0, dim = 0;
+  int mul[GAQ_MAX_BLOCKS] = {}, l[GAQ_MAX_BLOCKS] = {}, offset[GAQ_MAX_BLOCKS] = {};
+};
+
+/// e3nn o3.Linear: out[blockOut][v, m] += Σ_u A_p[v, u] in[blockIn][u, m].
+struct LinearRef {
+  int count = 0;
+  int blockIn[GAQ_MAX_LINEAR_PATHS] = {}, blockOut[GAQ_MAX_LINEAR_PATHS] = {};
+  MatrixRef w[GAQ_MAX_LINEAR_PATHS];
+};
+
+/// Tensor-product path p writes mid block p: mid[p][u, k] = w[p C + u] Σ_ab cg[a, b, k] x[blockIn][u, a] Y_lSh[b];
+/// cg (2 lIn + 1, 2 lSh + 1, 2 lOut + 1) at values[cg].
+struct TpPathRef {
+  int blockIn = 0, lIn = 0, lSh = 0, lOut = 0, cg = 0;
+};
+
+struct LayerRef {
+  Blocks in, mid, gate, out;
+  LinearRef up, down, self;
+  MatrixRef radial[3];  // K -> H -> H -> P C
+  TpPathRef tp[GAQ_MAX_BLOCKS];
+  int numPaths = 0;  // P = mid.count
+  int residual = 0;
+  double scalarActScale = 1.0, gateActScale = 1.0;
+};
+
+struct ReadoutRef {
+  MatrixRef hidden, out;           // (R, C), (1, R)
+  int hiddenBias = 0, outBias = 0;  // offsets into values: (R,), (1,)
+  int scale = 0, shift = 0;         // (S,) per species
+};
+
+/// The whole model as the kernels see it. Real: the floating type of values (float or double).
+template <typename Real>
+struct Params {
+  const Real* values = nullptr;    // dense weights, biases, cg, frequencies
+  const uint8_t* codes = nullptr;  // packed int4 codes
+  const Real* scales = nullptr;    // int4 scales
+  const LayerRef* layers = nullptr;
+  ReadoutRef readout;
+  MatrixRef embedding;  // (C, S)
+  int frequencies = 0;  // (K,) Bessel ω_n, Å⁻¹
+  int numLayers = 0, numSpecies = 0, channels = 0, numBasis = 0, lMax = 1, shDim = 4;
+  int hidden = 0, readoutWidth = 0;  // H, R
+  double cutoff = 0, cutoffP = 6, messageScale = 1;  // r_c (Å), p, 1 / sqrt(avg_num_neighbors)
+};
+
+/// Per-layer activations of all atoms, each (n, dim) row-major in the Blocks layouts above.
+template <typename Real>
+struct LayerBuffers {
+  Real* x = nullptr;    // (n, D_in) layer input (the previous layer's out)
+  Real* xu = nullptr;   // (n, D_in) linear_up(x)
+  Real* w = nullptr;    // (E, P C) radial weights per edge slot
+  Real* dw = nullptr;   // (E, P C) their derivative in the edge length, Å⁻¹
+  Real* M = nullptr;    // (n, D_mid) aggregated messages
+  Real* g = nullptr;    // (n, D_gate) gate input
+  Real* out = nullptr;  // (n, D_out)
+};
+
+/// Directed edges in rows of `capacity` slots per center atom i: slot e = i capacity + k,
+/// k < count[i], neighbour[e] = j, r_e = x_j - x_i (minimum image), reverse[e] = the slot of (j, i).
+template <typename Real>
+struct Edges {
+  int n = 0, capacity = 0;
+  int* count = nullptr;      // (n,)
+  int* neighbour = nullptr;  // (n capacity)
+  int* reverse = nullptr;    // (n capacity)
+  Real* r = nullptr;         // (n capacity, 3) Å
+  int* overflow = nullptr;   // (2,) [0] > 0: a row needed that many slots; [1] > 0: a cell needed that many
+};
+
+/// Per-edge geometry and its gradient, slots as in Edges.
+template <typename Real>
+struct EdgeGeometry {
+  Real* d = nullptr;      // (E,) |r|, Å
+  Real* Y = nullptr;      // (E, shDim) spherical harmonics of r / d
+  Real* basis = nullptr;  // (E, K) Bessel basis times envelope: the radial MLP's input
+  Real* dbasis = nullptr; // (E, K) its derivative in d
+  Real* gd = nullptr;     // (E,) dE/dd through the radial weights, summed over layers
+  Real* gY = nullptr;     // (E, shDim) dE/dY summed over layers
+};
+
+/// Whether the neighbour search of this step ran out of row or cell slots (Edges::overflow).
+GAQMD_HD inline bool searchOverflowed(const int* overflow) { return overflow[0] > 0 || overflow[1] > 0; }
+
+/// GAQMD_HD helpers: slot arithmetic.
+GAQMD_HD inline int rowOf(int e, int capacity) { return e / capacity; }
+GAQMD_HD inline int slotOf(int e, int capacity) { return e % capacity; }
+GAQMD_HD inline int degreeOfSh(int k) { return k == 0 ? 0 : (k < 4 ? 1 : 2); }
+
+}  // namespace gaqmd::cuda

@@ -1,0 +1,195 @@
+// The CUDA kernels' per-thread bodies, run by the host emulation (cuda/src/Emulator.cpp) on the
+// GPU's data layout, against gaqmd::Engine::compute: double precision to round-off (energy 1e-10
+// relative, forces 1e-8 relative RMS), float within single-precision error; OpenMM's atom
+// reordering, an ML subset, fixed-point forces, vacuum and triclinic periodic cells with 2 and 3
+// cells per axis. Usage: test_cuda_emulation FIXTURE_DIR (cuda/tests/make_fixtures.py writes it).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../src/Emulator.h"
+#include "GaqForceProxy.h"
+#include "gaqmd/engine/Engine.h"
+#include "gaqmd/internal/Units.h"
+
+using namespace gaqmd;
+using namespace gaqmd::cuda;
+
+namespace {
+
+#define REQUIRE(cond)                                                  \
+  do {                                                                 \
+    if (!(cond)) {                                                     \
+      std::printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      std::exit(1);                                                    \
+    }                                                                  \
+  } while (0)
+
+std::string fixtures;
+
+struct Geometry {
+  std::vector<int> numbers;
+  std::vector<double> positions;  // (n, 3) Å
+  std::vector<double> box;        // 9 numbers (rows, Å), empty in vacuum
+};
+
+Geometry readGeometry(const std::string& name) {
+  std::ifstream in(fixtures + "/" + name);
+  REQUIRE(in.good());
+  Geometry g;
+  int n = 0, periodic = 0;
+  in >> n >> periodic;
+  std::vector<double> box(9);
+  for (double& v : box) in >> v;
+  if (periodic) g.box = box;
+  g.numbers.resize(n), g.positions.resize(3 * n);
+  for (int i = 0; i < n; ++i) in >> g.numbers[i] >> g.positions[3 * i] >> g.positions[3 * i + 1] >> g.positions[3 * i + 2];
+  REQUIRE(in.good());
+  return g;
+}
+
+ModelData readModel(const std::string& name) {
+  std::ifstream in(fixtures + "/" + name);
+  REQUIRE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  return gaqForceFromXml(text.str())->getModel();
+}
+
+struct Result {
+  double energy;               // eV
+  std::vector<double> forces;  // (n, 3) eV/Å
+};
+
+/// The geometry as an OpenMM System would hold it: `extra` non-ML particles interleaved, the ML
+/// atoms at shuffled System indices, posq slots permuted (atomIndex), positions in nm.
+template <typename Real>
+Result emulate(const ModelData& model, const Geometry& g, std::vector<double>* enginePositions, int extra = 7) {
+  const int n = static_cast<int>(g.numbers.size()), numAtoms = n + extra, stride = numAtoms + 3;
+  std::mt19937 rng(12345);
+  std::vector<int> systemIndex(numAtoms);  // ML atom i -> particles[i]
+  std::iota(systemIndex.begin(), systemIndex.end(), 0);
+  std::shuffle(systemIndex.begin(), systemIndex.end(), rng);
+  std::vector<int> particles(systemIndex.begin(), systemIndex.begin() + n);
+  std::vector<int> atomIndex(numAtoms);  // posq slot k holds System particle atomIndex[k]
+  std::iota(atomIndex.begin(), atomIndex.end(), 0);
+  std::shuffle(atomIndex.begin(), atomIndex.end(), rng);
+  std::vector<int> slotOf(numAtoms);
+  for (int k = 0; k < numAtoms; ++k) slotOf[atomIndex[k]] = k;
+
+  const Engine engine(model);
+  std::map<int, int> speciesOf;
+  for (size_t s = 0; s < engine.species().size(); ++s) speciesOf[engine.species()[s]] = static_cast<int>(s);
+  std::vector<int> species(n);
+  for (int i = 0; i < n; ++i) species[i] = speciesOf.at(g.numbers[i]);
+
+  std::vector<HostReal4<Real>> posq(numAtoms, HostReal4<Real>{Real(99), Real(99), Real(99), Real(0)});
+  enginePositions->assign(3 * n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    HostReal4<Real>& p = posq[slotOf[particles[i]]];
+    p.x = static_cast<Real>(g.positions[3 * i] / units::kAngstromPerNm);
+    p.y = static_cast<Real>(g.positions[3 * i + 1] / units::kAngstromPerNm);
+    p.z = static_cast<Real>(g.positions[3 * i + 2] / units::kAngstromPerNm);
+    const Real nm[3] = {p.x, p.y, p.z};
+    for (int a = 0; a < 3; ++a) (*enginePositions)[3 * i + a] = static_cast<Real>(nm[a] * units::kAngstromPerNm);
+  }
+  std::vector<long long> forceBuffer(3 * stride, 0);
+  Emulator<Real> emulator(model, particles, species);
+  const SystemView<Real> system{posq.data(), atomIndex.data(), numAtoms, stride, forceBuffer.data()};
+  const double kj = emulator.execute(system, g.box.empty() ? nullptr : g.box.data());
+
+  Result result{kj / units::kKjPerMolPerEv, std::vector<double>(3 * n)};
+  std::vector<char> ml(numAtoms, 0);
+  for (int i = 0; i < n; ++i) {
+    ml[particles[i]] = 1;
+    for (int a = 0; a < 3; ++a)
+      result.forces[3 * i + a] = static_cast<double>(forceBuffer[slotOf[particles[i]] + a * stride]) / 4294967296.0 /
+                                 units::kKjPerMolNmPerEvAngstrom;
+  }
+  for (int p = 0; p < numAtoms; ++p)  // particles outside the ML subset get no force
+    if (!ml[p])
+      for (int a = 0; a < 3; ++a) REQUIRE(forceBuffer[slotOf[p] + a * stride] == 0);
+  return result;
+}
+
+Result reference(const ModelData& model, const Geometry& g, const std::vector<double>& positions) {
+  const Engine engine(model);
+  std::map<int, int> speciesOf;
+  for (size_t s = 0; s < engine.species().size(); ++s) speciesOf[engine.species()[s]] = static_cast<int>(s);
+  const int n = static_cast<int>(g.numbers.size());
+  std::vector<int> species(n);
+  for (int i = 0; i < n; ++i) species[i] = speciesOf.at(g.numbers[i]);
+  Result r{0.0, std::vector<double>(3 * n)};
+  r.energy = engine.compute(positions.data(), species.data(), n, g.box.empty() ? nullptr : g.box.data(), r.forces.data());
+  return r;
+}
+
+double rmsRelative(const std::vector<double>& a, const std::vector<double>& b) {
+  double diff = 0, norm = 0;
+  for (size_t k = 0; k < a.size(); ++k) diff += (a[k] - b[k]) * (a[k] - b[k]), norm += b[k] * b[k];
+  return std::sqrt(diff / norm);
+}
+
+/// Compares the emulation in Real with the engine; returns (energy rel. error, force rel. RMS error).
+template <typename Real>
+std::pair<double, double> compare(const std::string& modelName, const std::string& geometryName) {
+  const ModelData model = readModel(modelName);
+  const Geometry g = readGeometry(geometryName);
+  std::vector<double> positions;
+  const Result ours = emulate<Real>(model, g, &positions);
+  const Result ref = reference(model, g, positions);
+  const double eErr = std::fabs(ours.energy - ref.energy) / std::fabs(ref.energy);
+  const double fErr = rmsRelative(ours.forces, ref.forces);
+  std::printf("%-7s %-22s %-15s E = %.10f eV  |dE|/|E| = %.2e  force rel. RMS = %.2e\n",
+              sizeof(Real) == 8 ? "double" : "float", modelName.c_str(), geometryName.c_str(), ref.energy, eErr, fErr);
+  return {eErr, fErr};
+}
+
+void checkDouble(const std::string& modelName, const std::string& geometryName) {
+  const auto [eErr, fErr] = compare<double>(modelName, geometryName);
+  REQUIRE(eErr < 1e-10);
+  REQUIRE(fErr < 1e-8);
+}
+
+void checkFloat(const std::string& modelName, const std::string& geometryName) {
+  const auto [eErr, fErr] = compare<float>(modelName, geometryName);
+  REQUIRE(eErr < 1e-5);
+  REQUIRE(fErr < 1e-3);
+}
+
+void checkRefused(const std::string& modelName) {
+  bool refused = false;
+  try {
+    buildHostModel(readModel(modelName));
+  } catch (const ModelError& error) {
+    refused = std::string(error.what()).find("CUDA") != std::string::npos;
+    std::printf("%s refused: %s\n", modelName.c_str(), error.what());
+  }
+  REQUIRE(refused);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  REQUIRE(argc == 2);
+  fixtures = argv[1];
+  registerSerializationProxies();
+  for (const char* model : {"fp32_l1.gaq", "fp32_l2.gaq", "w4a32_l2_grouped.gaq"})
+    for (const char* geometry : {"aspirin.txt", "cell_small.txt", "cell_large.txt"}) checkDouble(model, geometry);
+  for (const char* geometry : {"aspirin.txt", "cell_large.txt"}) {
+    checkFloat("fp32_l2.gaq", geometry);
+    checkFloat("w4a32_l2_grouped.gaq", geometry);
+  }
+  checkRefused("w4a8_l1.gaq");
+  std::printf("test_cuda_emulation: all checks passed\n");
+  return 0;
+}
