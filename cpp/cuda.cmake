@@ -27,7 +27,8 @@ if(BUILD_TESTING)
   add_test(NAME cuda_emulation_fixtures
            COMMAND ${Python_EXECUTABLE} ${_gaqmd_cuda}/tests/make_fixtures.py ${_gaqmd_fixtures})
   set_tests_properties(cuda_emulation_fixtures PROPERTIES FIXTURES_SETUP gaqmd_cuda_fixtures
-                       ENVIRONMENT "PYTHONPATH=${_gaqmd_root}/python;OMP_NUM_THREADS=1")
+                       ENVIRONMENT "OMP_NUM_THREADS=1"
+                       ENVIRONMENT_MODIFICATION "PYTHONPATH=path_list_prepend:${_gaqmd_root}/python")
   add_test(NAME test_cuda_emulation COMMAND test_cuda_emulation ${_gaqmd_fixtures})
   set_tests_properties(test_cuda_emulation PROPERTIES FIXTURES_REQUIRED gaqmd_cuda_fixtures)
 endif()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# What a GPU session runs first (docs/cuda.md, "Running on a GPU"): on a lent CUDA machine with
+# nvcc, Python 3.12 and torch but no internet, with the wheels of openmm 8.6.1 (cp312),
+# OpenMM-CUDA-13 8.6.1, ase and vesin carried in .whl/ (see docs/cuda.md for the download line):
+# installs them, builds gaqmd with GAQMD_CUDA=ON, runs the C++ tests, the GPU tests and, with
+# --bench, benchmarks/gpu_speed.py. Results go to $OUT (or ./gpu-out).
+#   bash cuda/gpu_session.sh [--bench]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-$PWD/gpu-out}"
+mkdir -p "$OUT"
+PY=python3
+$PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:$PWD/python OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
+# libOpenMMCUDA.so finds nvrtc and cufft through $ORIGIN/../../../nvidia/cu13/lib: here they come with torch.
+NVIDIA_LIB=$($PY -c "import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], 'cu13', 'lib'))")
+export LD_LIBRARY_PATH="$NVIDIA_LIB:${LD_LIBRARY_PATH:-}"
+nvidia-smi --query-gpu=name,driver_version --format=csv | tee "$OUT/device.txt"
+$PY -c "import openmm; print('OpenMM', openmm.__version__, [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())])" | tee -a "$OUT/device.txt"
+
+cmake -S . -B build/gpu -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v $PY)" -DGAQMD_CUDA=ON \
+  -DGAQMD_OPENMM_CUDA_LIBRARY=/tmp/site/OpenMM.libs/lib/plugins/libOpenMMCUDA.so \
+  -DGAQMD_NVRTC_LIBRARY="$NVIDIA_LIB/libnvrtc.so.13" > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
+cmake --build build/gpu -j16 > "$OUT/build.log" 2>&1 || { grep -B2 -A8 "error" "$OUT/build.log" | head -60; exit 1; }
+cp build/gpu/_core*.so python/gaqmd/
+(cd build/gpu && ctest --output-on-failure -R "cuda|engine" 2>&1 | tail -15) | tee "$OUT/ctest.txt"
+$PY -m pytest tests/gpu -m gpu -q -x -p no:cacheprovider 2>&1 | tail -30 | tee "$OUT/pytest_gpu.txt"
+if [[ "${1:-}" == "--bench" ]]; then
+  $PY benchmarks/gpu_speed.py --output "$OUT/gpu_speed.json" 2>&1 | tail -40 | tee "$OUT/gpu_speed.txt"
+fi
