@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests" / "gpu"))
-from engine_speed import aspirin, native_description, water_box  # noqa: E402
-from rmd17_fp32 import machine  # noqa: E402
+from engine_speed import aspirin, native_description, water_box
+from rmd17_fp32 import machine
 
 CONTENDERS = ("cuda-fp32-single", "cuda-fp32-mixed", "cuda-w4a32-single", "pytorch-fp32-cuda", "cpu-fp32")
 STEP_FS = 0.5
@@ -152,10 +152,10 @@ def measure(label, system, descriptions, cuda, args) -> dict:
 
 
 def markdown(rows, device) -> str:
-    lines = ["# GaqForce on the CUDA platform: speed", "",
-             f"Device: {device}. Command: `python benchmarks/gpu_speed.py`. VerletIntegrator, {STEP_FS} fs; "
-             "best of the repeats. w4a8 (quantized activations) does not run on CUDA yet; cuda-w4a32 is the "
-             "GAQ model's int4 weights with float activations.", "",
+    header = (f"Device: {device}. Command: `python benchmarks/gpu_speed.py`. VerletIntegrator, {STEP_FS} fs; "
+              "best of the repeats. w4a8 (quantized activations) does not run on CUDA yet; cuda-w4a32 is the "
+              "GAQ model's int4 weights with float activations.")
+    lines = ["# GaqForce on the CUDA platform: speed", "", header, "",
              "| system | atoms | " + " | ".join(CONTENDERS) + " | fp32 single / pytorch |",
              "|---|---|" + "---|" * len(CONTENDERS) + "---|"]
     for row in rows:

@@ -18,7 +18,8 @@ export LD_LIBRARY_PATH="$NVIDIA_LIB:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,driver_version --format=csv | tee "$OUT/device.txt"
 $PY -c "import openmm; print('OpenMM', openmm.__version__, [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())])" | tee -a "$OUT/device.txt"
 
-cmake -S . -B build/gpu -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v $PY)" -DGAQMD_CUDA=ON \
+GENERATOR=(); command -v ninja > /dev/null && GENERATOR=(-G Ninja)
+cmake -S . -B build/gpu "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v $PY)" -DGAQMD_CUDA=ON \
   -DGAQMD_OPENMM_CUDA_LIBRARY=/tmp/site/OpenMM.libs/lib/plugins/libOpenMMCUDA.so \
   -DGAQMD_NVRTC_LIBRARY="$NVIDIA_LIB/libnvrtc.so.13" > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
 cmake --build build/gpu -j16 > "$OUT/build.log" 2>&1 || { grep -B2 -A8 "error" "$OUT/build.log" | head -60; exit 1; }

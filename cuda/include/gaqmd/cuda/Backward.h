@@ -89,7 +89,7 @@ GAQMD_HD inline void upGradient(int item, const Params<Real>& P, int t, Edges<Re
       if (e < 0) continue;
       const int i = rowOf(e, edges.capacity);
       contractSh(P.values + tp.cg, d1, d2, d3, geo.Y + e * P.shDim + tp.lSh * tp.lSh, cy);
-      const Real w = B.w[e * W + p * C + u];
+      const Real w = B.w[radialSlot(e, edges) * W + p * C + u];
       const Real* gm = G.GM + i * L.mid.dim + L.mid.offset[p] + u * d3;
       for (int a = 0; a < d1; ++a) {
         Real sum = 0;
@@ -120,7 +120,8 @@ GAQMD_HD inline void edgeGradient(int e, const Params<Real>& P, int t, Edges<Rea
     for (int u = 0; u < C; ++u) {
       const Real* x = B.xu + j * L.in.dim + L.in.offset[tp.blockIn] + u * d1;
       const Real* gm = G.GM + i * L.mid.dim + L.mid.offset[p] + u * d3;
-      const Real w = B.w[e * W + p * C + u], dw = B.dw[e * W + p * C + u];
+      const int s = radialSlot(e, edges) * W + p * C + u;
+      const Real w = B.w[s], dw = B.dw[s];
       Real gT = 0;  // Σ_k gm[k] T[k], T[k] = Σ_ab cg[a, b, k] x[a] Y[b]
       for (int a = 0; a < d1; ++a)
         for (int bb = 0; bb < d2; ++bb)

@@ -59,11 +59,13 @@ GAQMD_HD inline void radialHidden(const Params<Real>& P, const MatrixRef& A, con
   }
 }
 
-/// Thread e (slot): radial weights w = MLP(e·f) (P C,) and dw/dd, forward mode.
+/// Thread e (slot): radial weights w = MLP(e·f) (P C,) and dw/dd, forward mode, for the slots of
+/// radialSlot() (one per pair).
 template <typename Real>
 GAQMD_HD inline void radialWeights(int e, const Params<Real>& P, int t, Edges<Real> edges, EdgeGeometry<Real> geo,
                                    LayerBuffers<Real> B) {
   if (slotOf(e, edges.capacity) >= edges.count[rowOf(e, edges.capacity)]) return;
+  if (radialSlot(e, edges) != e) return;
   const LayerRef& L = P.layers[t];
   Real h1[GAQ_MAX_HIDDEN], t1[GAQ_MAX_HIDDEN], h2[GAQ_MAX_HIDDEN], t2[GAQ_MAX_HIDDEN];
   radialHidden(P, L.radial[0], geo.basis + e * P.numBasis, geo.dbasis + e * P.numBasis, h1, t1);
@@ -99,7 +101,7 @@ GAQMD_HD inline void aggregateMessages(int item, const Params<Real>& P, int t, E
   for (int k = 0; k < edges.count[i]; ++k) {
     const int e = i * edges.capacity + k, j = edges.neighbour[e];
     contractSh(P.values + tp.cg, d1, d2, d3, geo.Y + e * P.shDim + tp.lSh * tp.lSh, cy);
-    const Real w = B.w[e * W + p * C + u];
+    const Real w = B.w[radialSlot(e, edges) * W + p * C + u];
     const Real* x = B.xu + j * L.in.dim + xOffset;
     for (int c = 0; c < d3; ++c) {
       Real sum = 0;

@@ -105,7 +105,7 @@ template <typename Real>
 struct LayerBuffers {
   Real* x = nullptr;    // (n, D_in) layer input (the previous layer's out)
   Real* xu = nullptr;   // (n, D_in) linear_up(x)
-  Real* w = nullptr;    // (E, P C) radial weights per edge slot
+  Real* w = nullptr;    // (E, P C) radial weights, in the slots of radialSlot() only
   Real* dw = nullptr;   // (E, P C) their derivative in the edge length, Å⁻¹
   Real* M = nullptr;    // (n, D_mid) aggregated messages
   Real* g = nullptr;    // (n, D_gate) gate input
@@ -142,5 +142,12 @@ GAQMD_HD inline bool searchOverflowed(const int* overflow) { return overflow[0] 
 GAQMD_HD inline int rowOf(int e, int capacity) { return e / capacity; }
 GAQMD_HD inline int slotOf(int e, int capacity) { return e % capacity; }
 GAQMD_HD inline int degreeOfSh(int k) { return k == 0 ? 0 : (k < 4 ? 1 : 2); }
+
+/// The slot that holds the radial weights of edge e: they depend on |r| only, so each pair's MLP runs
+/// once, in the slot of the row of its lower-numbered atom (the reverse slot for e = (i, j), j < i).
+template <typename Real>
+GAQMD_HD inline int radialSlot(int e, const Edges<Real>& edges) {
+  return edges.neighbour[e] > rowOf(e, edges.capacity) ? e : edges.reverse[e];
+}
 
 }  // namespace gaqmd::cuda
