@@ -85,11 +85,9 @@ extern "C" __global__ void gaqAtomEnergy(Params<Real> P, int n, const int* speci
 }
 
 /// One slot per thread of the launch; the launch has at most as many threads as the buffer slots.
-/// Skipped when the neighbour search overflowed: the host enlarges the rows and reruns the step.
 extern "C" __global__ void gaqAddEnergy(const Real* energy, int n, double factor, const int* overflow,
                                         GAQ_MIXED* buffer) {
-  if (searchOverflowed(overflow)) return;
-  addEnergy(blockIdx.x * blockDim.x + threadIdx.x, blockDim.x * gridDim.x, energy, n, factor, buffer);
+  addEnergy(blockIdx.x * blockDim.x + threadIdx.x, blockDim.x * gridDim.x, energy, n, factor, overflow, buffer);
 }
 
 // ---- backward ----
@@ -124,9 +122,7 @@ extern "C" __global__ void gaqEdgeForce(Params<Real> P, Edges<Real> edges, EdgeG
   GAQ_FOR_EACH(e, edges.n * edges.capacity) edgeForce(e, P, edges, geo, G);
 }
 
-/// Skipped when the neighbour search overflowed: the host enlarges the rows and reruns the step.
 extern "C" __global__ void gaqAtomForce(Edges<Real> edges, GradBuffers<Real> G, const int* inverse,
                                         const int* particles, double factor, int stride, long long* forceBuffer) {
-  if (searchOverflowed(edges.overflow)) return;
   GAQ_FOR_EACH(i, edges.n) atomForce(i, edges, G, inverse, particles, factor, stride, forceBuffer);
 }

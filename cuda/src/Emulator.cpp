@@ -53,6 +53,7 @@ Emulator<Real>::Emulator(const ModelData& data, std::vector<int> particles, std:
   const size_t D = static_cast<size_t>(n_) * model_.maxFeatureDim;
   atomEnergy_.resize(n_), Gout_.resize(D), gg_.resize(D), GM_.resize(D), Gxu_.resize(D), Gx_.resize(D);
   pos_.resize(3 * static_cast<size_t>(n_)), count_.resize(n_);
+  // Smaller than the GPU glue's first rows (CudaGaqKernels.cpp), so that the tests run the overflow path.
   capacity_ = std::max(1, std::min(n_ - 1, 32));
 }
 
@@ -80,35 +81,23 @@ GradBuffers<Real> Emulator<Real>::grads() {
   return GradBuffers<Real>{Gout_.data(), gg_.data(), GM_.data(), Gxu_.data(), Gx_.data(), gradR_.data()};
 }
 
-/// Neighbour rows; on overflow the capacities grow and the search reruns, as the GPU glue does.
+/// Neighbour rows into the current capacities; the overflow counters say whether they sufficed.
 template <typename Real>
-void Emulator<Real>::buildNeighbours(const SystemView<Real>& system, const Box& box) {
-  for (;;) {
-    const size_t E = static_cast<size_t>(n_) * capacity_;
-    neighbour_.assign(E, -1), reverse_.assign(E, -1), r_.assign(3 * E, 0);
-    overflow_[0] = overflow_[1] = 0;
-    const Edges<Real> e = edges();
-    if (box.periodic) {
-      const int numCells = box.cells[0] * box.cells[1] * box.cells[2];
-      cellCount_.assign(numCells, 0), cellAtoms_.assign(static_cast<size_t>(numCells) * cellCapacity_, -1);
-      const Cells cells{cellCapacity_, cellCount_.data(), cellAtoms_.data()};
-      for (int i = 0; i < n_; ++i) binAtom(i, box, pos_.data(), cells, overflow_ + 1);
-      if (overflow_[1] > 0) {
-        cellCapacity_ = overflow_[1] + overflow_[1] / 4 + 1;
-        continue;
-      }
-      for (int i = 0; i < n_; ++i) buildRowCells(i, box, pos_.data(), params_.cutoff, cells, e);
-    } else {
-      for (int i = 0; i < n_; ++i) buildRowAllPairs(i, box, pos_.data(), params_.cutoff, e);
-    }
-    if (overflow_[0] > 0) {
-      capacity_ = overflow_[0] + overflow_[0] / 4 + 1;
-      continue;
-    }
-    for (size_t s = 0; s < E; ++s) findReverse(static_cast<int>(s), e);
-    return;
+void Emulator<Real>::buildNeighbours(const Box& box) {
+  const size_t E = static_cast<size_t>(n_) * capacity_;
+  neighbour_.assign(E, -1), reverse_.assign(E, -1), r_.assign(3 * E, 0);
+  overflow_[0] = overflow_[1] = 0;
+  const Edges<Real> e = edges();
+  if (box.periodic) {
+    const int numCells = box.cells[0] * box.cells[1] * box.cells[2];
+    cellCount_.assign(numCells, 0), cellAtoms_.assign(static_cast<size_t>(numCells) * cellCapacity_, -1);
+    const Cells cells{cellCapacity_, cellCount_.data(), cellAtoms_.data()};
+    for (int i = 0; i < n_; ++i) binAtom(i, box, pos_.data(), cells, overflow_ + 1);
+    for (int i = 0; i < n_; ++i) buildRowCells(i, box, pos_.data(), params_.cutoff, cells, e);
+  } else {
+    for (int i = 0; i < n_; ++i) buildRowAllPairs(i, box, pos_.data(), params_.cutoff, e);
   }
-  (void)system;
+  for (size_t s = 0; s < E; ++s) findReverse(static_cast<int>(s), e);
 }
 
 template <typename Real>
@@ -137,9 +126,9 @@ void Emulator<Real>::forward(double* energy, std::vector<double>& slots) {
   for (int i = 0; i < n_; ++i) atomEnergy(i, P, species_.data(), x_.back().data(), outDim, atomEnergy_.data());
   const int threads = static_cast<int>(slots.size());
   for (int thread = 0; thread < threads; ++thread)
-    addEnergy(thread, threads, atomEnergy_.data(), n_, units::kKjPerMolPerEv, slots.data());
+    addEnergy(thread, threads, atomEnergy_.data(), n_, units::kKjPerMolPerEv, overflow_, slots.data());
   *energy = 0;
-  for (double s : slots) *energy += s;
+  for (double s : slots) *energy += s;  // after a rerun: the skipped first pass added nothing
 }
 
 template <typename Real>
@@ -177,12 +166,19 @@ double Emulator<Real>::execute(const SystemView<Real>& system, const double* box
   for (int k = 0; k < system.numAtoms; ++k) invertAtomIndex(k, system.atomIndex, inverse_.data());
   for (int i = 0; i < n_; ++i)
     gatherPosition(i, system.posq, static_cast<const HostReal4<Real>*>(nullptr), inverse_.data(), particles_.data(), units::kAngstromPerNm, pos_.data());
-  buildNeighbours(system, box);
+  // As on the GPU: the whole step runs; after an overflow its energy and force writes were
+  // skipped, the capacities grow and the step reruns.
   std::vector<double> slots(energySlots, 0.0);
   double energy = 0;
-  forward(&energy, slots);
-  backward(system);
-  return energy;
+  for (;;) {
+    buildNeighbours(box);
+    forward(&energy, slots);
+    backward(system);
+    if (!searchOverflowed(overflow_)) return energy;
+    ++reruns_;
+    if (overflow_[0] > 0) capacity_ = overflow_[0] + overflow_[0] / 4 + 1;
+    if (overflow_[1] > 0) cellCapacity_ = overflow_[1] + overflow_[1] / 4 + 1;
+  }
 }
 
 template class Emulator<double>;

@@ -44,9 +44,11 @@ class Emulator {
 
   /// Capacity of a neighbour row after the last step (grown on overflow).
   int rowCapacity() const { return capacity_; }
+  /// Steps rerun because the neighbour search overflowed, since construction.
+  int reruns() const { return reruns_; }
 
  private:
-  void buildNeighbours(const SystemView<Real>& system, const Box& box);
+  void buildNeighbours(const Box& box);
   void forward(double* energy, std::vector<double>& slots);
   void backward(const SystemView<Real>& system);
 
@@ -54,7 +56,7 @@ class Emulator {
   Params<Real> params_;
   std::vector<Real> values_, scales_;
   std::vector<int> particles_, species_;
-  int n_ = 0, capacity_ = 0, cellCapacity_ = 8;
+  int n_ = 0, capacity_ = 0, cellCapacity_ = 8, reruns_ = 0;
   // edges and geometry
   std::vector<int> inverse_, count_, neighbour_, reverse_, cellCount_, cellAtoms_;
   std::vector<Real> pos_, r_, d_, Y_, basis_, dbasis_, gd_, gY_;

@@ -167,10 +167,12 @@ GAQMD_HD inline void edgeForce(int e, const Params<Real>& P, Edges<Real> edges, 
 
 /// Thread i: F_i = -dE/dx_i = Σ_{e in row i} (dE/dr_e - dE/dr_reverse(e)) (r_e = x_j - x_i), eV/Å,
 /// added to OpenMM's fixed-point buffer (slot k of System particle particles[i], stride `stride`)
-/// in units of factor (kJ/mol/nm per eV/Å) · 2^32.
+/// in units of factor (kJ/mol/nm per eV/Å) · 2^32. Nothing when the neighbour search overflowed:
+/// the host reruns the step.
 template <typename Real>
 GAQMD_HD inline void atomForce(int i, Edges<Real> edges, GradBuffers<Real> G, const int* inverse, const int* particles,
                                double factor, int stride, long long* forceBuffer) {
+  if (searchOverflowed(edges.overflow)) return;
   double f[3] = {0, 0, 0};
   for (int k = 0; k < edges.count[i]; ++k) {
     const int e = i * edges.capacity + k, back = edges.reverse[e];

@@ -167,9 +167,12 @@ GAQMD_HD inline void atomEnergy(int i, const Params<Real>& P, const int* species
 }
 
 /// Thread `thread` of `threads`: energyBuffer[thread] += factor Σ_{i ≡ thread} E_i (OpenMM keeps one
-/// energy slot per thread and sums them after the step). Mixed: the buffer's type.
+/// energy slot per thread and sums them after the step). Mixed: the buffer's type. Nothing when the
+/// neighbour search overflowed (overflow: Edges::overflow): the host reruns the step.
 template <typename Real, typename Mixed>
-GAQMD_HD inline void addEnergy(int thread, int threads, const Real* energy, int n, double factor, Mixed* buffer) {
+GAQMD_HD inline void addEnergy(int thread, int threads, const Real* energy, int n, double factor,
+                               const int* overflow, Mixed* buffer) {
+  if (searchOverflowed(overflow)) return;
   Mixed sum = 0;
   for (int i = thread; i < n; i += threads) sum += static_cast<Mixed>(energy[i]);
   buffer[thread] += static_cast<Mixed>(factor) * sum;

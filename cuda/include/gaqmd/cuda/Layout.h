@@ -145,9 +145,12 @@ GAQMD_HD inline int degreeOfSh(int k) { return k == 0 ? 0 : (k < 4 ? 1 : 2); }
 
 /// The slot that holds the radial weights of edge e: they depend on |r| only, so each pair's MLP runs
 /// once, in the slot of the row of its lower-numbered atom (the reverse slot for e = (i, j), j < i).
+/// A pair whose reverse slot is missing (an overflowing row, in a step that is rerun) keeps its own,
+/// so that no thread reads outside the buffers.
 template <typename Real>
 GAQMD_HD inline int radialSlot(int e, const Edges<Real>& edges) {
-  return edges.neighbour[e] > rowOf(e, edges.capacity) ? e : edges.reverse[e];
+  const int back = edges.reverse[e];
+  return (edges.neighbour[e] > rowOf(e, edges.capacity) || back < 0) ? e : back;
 }
 
 }  // namespace gaqmd::cuda
