@@ -26,6 +26,7 @@ CASES = {
     "w4a8-local": ("w4a8", {}, {}),
     "w4a8-global": ("w4a8", {}, {"direction_frame": "global"}),
     "w4a8-local-attention-log": ("w4a8", {"attention": True}, {"magnitude_log_domain": True}),
+    "w4a8-12-bit-activations": ("w4a8", {}, {"activation_bits": 12}),  # the energy-conserving width
     # the per-component int8 baseline: l = 1 blocks of kind int8, one scale per block
     "w4a8-naive": ("w4a8-naive", {}, {}),
     "w4a8-naive-attention": ("w4a8-naive", {"attention": True}, {}),
