@@ -132,6 +132,22 @@ def test_results_do_not_depend_on_the_thread_count(case, ethanol):
         assert np.array_equal(other_forces, forces)
 
 
+def test_w4a8_results_do_not_depend_on_what_the_radial_cache_holds(ethanol, aspirin):
+    """The w4a8 engine keeps the radial MLP per input code vector between evaluations: a fresh
+    engine (every entry computed now, in parallel) and one that has seen other systems agree
+    bitwise."""
+    model, _ = model_for("w4a8-local", ethanol)
+    positions, numbers, cell = periodic_system(seed=7)
+    fresh = core().Engine(*lower_model(model))
+    energy, forces = engine_energy_forces(model, fresh, positions, numbers, cell, threads=2)
+    seasoned = core().Engine(*lower_model(model))
+    for frame in (aspirin[0], ethanol[0]):
+        engine_energy_forces(model, seasoned, frame.positions, frame.numbers)
+    other_energy, other_forces = engine_energy_forces(model, seasoned, positions, numbers, cell, threads=1)
+    assert other_energy == energy
+    assert np.array_equal(other_forces, forces)
+
+
 @pytest.mark.parametrize("case", ["fp32-l2-attention", "w4a32-l2-attention"])
 def test_forces_equal_central_differences_of_the_engine_energy(case, ethanol):
     model, engine = model_for(case, ethanol)

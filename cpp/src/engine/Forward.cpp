@@ -98,7 +98,9 @@ void nodeInput(const Model& m, const Layer& L, LayerState& ls, State& s, int thr
 }
 
 /// Radial MLP per pair (Radial.cpp).
-void radialMlp(const Model& m, const Layer& L, LayerState& ls, const State& s, int threads) {
+void radialMlp(const Model& m, int layer, LayerState& ls, State& s, int threads) {
+  const Layer& L = m.layers[layer];
+  if (radialCacheable(m, L)) return radialCached(m, layer, ls, s, threads);
   const size_t size = static_cast<size_t>(s.list->numPairs()) * L.Wp;
   ls.w.resize(size), ls.dw.resize(size);
   const int P = s.list->numPairs();
@@ -224,7 +226,7 @@ double forward(const Model& m, State& s, int threads) {
     LayerState& ls = s.layers[t];
     if (t > 0) ls.x = s.layers[t - 1].out;
     nodeInput(m, L, ls, s, threads);
-    radialMlp(m, L, ls, s, threads);
+    radialMlp(m, static_cast<int>(t), ls, s, threads);
     if (L.attention) attentionForward(m, L, ls, s, threads);
     aggregateAndUpdate(m, L, ls, s, threads);
   }

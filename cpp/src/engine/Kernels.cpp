@@ -49,6 +49,14 @@ inline vd vset(double x) {
   return v;
 }
 inline vd vzero() { return vset(0.0); }
+/// The scalar lane of vfma: fused where vfma is.
+inline double scalarFma(double a, double b, double c) {
+#if defined(GAQMD_KERNEL_AVX512) || defined(GAQMD_KERNEL_AVX2)
+  return __builtin_fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
 /// Lanes summed in order 0, 1, ...
 inline double hsum(vd v) {
   double s = v[0];
@@ -225,6 +233,20 @@ void radialActivate(double* Y, int rows, int ld, int width, const double* scale,
 
 void radialQuantize(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
   activateRows<false>(Y, rows, ld, width, scale, qmin, qmax);
+}
+
+void jacobianApply(const double* J, int K, int n, const double* t, double* y) {
+  int r = 0;
+  for (; r + kVec <= n; r += kVec) {
+    vd acc = vzero();
+    for (int k = 0; k < K; ++k) acc = vfma(vset(t[k]), vload(J + static_cast<size_t>(k) * n + r), acc);
+    vstore(y + r, acc);
+  }
+  for (; r < n; ++r) {
+    double acc = 0.0;
+    for (int k = 0; k < K; ++k) acc = scalarFma(t[k], J[static_cast<size_t>(k) * n + r], acc);
+    y[r] = acc;
+  }
 }
 
 void hermiteSegment(const double* coeffs, int n, double t, double invH, double* w, double* dw) {

@@ -5,7 +5,10 @@
 // is computed by the same instructions whatever the batch, so results do not depend on threads.
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
+
+#include "gaqmd/engine/Parallel.h"
 
 #include "gaqmd/engine/Kernels.h"
 #include "gaqmd/engine/State.h"
@@ -28,15 +31,37 @@ void activate(double* Y, int n, const Lsq* q) {
 
 namespace {
 
+/// One batch through the MLP: X (K rows of kColumns: values | tangents, after the input
+/// quantizer) -> the returned rows (Wp of kColumns, in Y); X and Y are scratch of max(K, H, Wp) rows.
+const double* mlpBatch(const Model& m, const Layer& L, double* X, double* Y) {
+  const int H = L.radial[0].rows, Wp = L.Wp;
+  const bool quant = m.quantizesActivations();
+  gemm(L.radial[0].packed, X, kColumns, kColumns, Y, kColumns);
+  activate(Y, H, quant ? &L.radialIn[1] : nullptr);
+  gemm(L.radial[1].packed, Y, kColumns, kColumns, X, kColumns);
+  activate(X, H, quant ? &L.radialIn[2] : nullptr);
+  gemm(L.radial2Padded, X, kColumns, kColumns, Y, kColumns);
+  if (quant) radialQuantize(Y, Wp, kColumns, kPairBatch, L.radialOutPadded.scale.data(), L.radialOutPadded.qmin,
+                            L.radialOutPadded.qmax);
+  return Y;
+}
+
+void resizeScratch(const Model& m, const Layer& L, std::vector<double>& X, std::vector<double>& Y) {
+  const int rows = std::max({m.numBasis, L.radial[0].rows, L.Wp});
+  X.resize(static_cast<size_t>(rows) * kColumns);
+  Y.resize(static_cast<size_t>(rows) * kColumns);
+}
+
+bool isPadding(const Model& m, int r) { return r % m.Cp >= m.channels; }
+
 /// The exact MLP for `count` inputs q: e = basis[q K ..], de = dbasis[..], f = env[q], df = denv[q];
 /// writes w, dw (count rows of ld Wp).
 void radialExact(const Model& m, const Layer& L, int count, const double* basis, const double* dbasis,
                  const double* env, const double* denv, double* wOut, double* dwOut) {
-  const int K = m.numBasis, H = L.radial[0].rows, Wp = L.Wp;
+  const int K = m.numBasis, Wp = L.Wp;
   const bool quant = m.quantizesActivations();
   thread_local std::vector<double> X, Y;
-  X.resize(static_cast<size_t>(std::max(K, H)) * kColumns);
-  Y.resize(static_cast<size_t>(std::max(H, Wp)) * kColumns);
+  resizeScratch(m, L, X, Y);
   for (int q0 = 0; q0 < count; q0 += kPairBatch) {
     const int B = std::min(kPairBatch, count - q0);
     for (int k = 0; k < K; ++k)
@@ -56,28 +81,150 @@ void radialExact(const Model& m, const Layer& L, int count, const double* basis,
         X[k * kColumns + b] = v;
         X[k * kColumns + kPairBatch + b] = t;
       }
-    gemm(L.radial[0].packed, X.data(), kColumns, kColumns, Y.data(), kColumns);
-    activate(Y.data(), H, quant ? &L.radialIn[1] : nullptr);
-    gemm(L.radial[1].packed, Y.data(), kColumns, kColumns, X.data(), kColumns);
-    activate(X.data(), H, quant ? &L.radialIn[2] : nullptr);
-    gemm(L.radial2Padded, X.data(), kColumns, kColumns, Y.data(), kColumns);
-    if (quant) {
-      const Lsq& q = L.radialOutPadded;
-      radialQuantize(Y.data(), Wp, kColumns, kPairBatch, q.scale.data(), q.qmin, q.qmax);
-    }
+    const double* out = mlpBatch(m, L, X.data(), Y.data());
     for (int b = 0; b < B; ++b) {
       double* w = wOut + static_cast<size_t>(q0 + b) * Wp;
       double* dw = dwOut + static_cast<size_t>(q0 + b) * Wp;
       for (int r = 0; r < Wp; ++r) {
-        const bool padding = r % m.Cp >= m.channels;
-        w[r] = padding ? 0.0 : Y[r * kColumns + b];
-        dw[r] = padding ? 0.0 : Y[r * kColumns + kPairBatch + b];
+        w[r] = isPadding(m, r) ? 0.0 : out[r * kColumns + b];
+        dw[r] = isPadding(m, r) ? 0.0 : out[r * kColumns + kPairBatch + b];
       }
     }
   }
 }
 
 }  // namespace
+
+// --- w4a8: the MLP per input code vector (State.h, RadialCache) ---
+
+namespace {
+
+constexpr size_t kCacheBytesPerLayer = size_t{64} << 20;  // beyond this the cache restarts empty
+constexpr int kNotCacheable = -2;                          // pairEntry of a pair computed exactly
+
+uint64_t hashKey(uint64_t key) { return key * 0x9E3779B97F4A7C15ull; }
+
+/// The input codes of one pair and their masked tangents t (K); false if a code is not finite.
+bool inputCodes(const Lsq& q, int K, const double* e, const double* de, double env, double denv, uint64_t* key,
+                double* t) {
+  *key = 0;
+  for (int k = 0; k < K; ++k) {
+    const double w = (e[k] * env) / q.scale[k];
+    if (!(w == w)) return false;
+    const double code = math::clampd(math::roundHalfEven(w), q.qmin, q.qmax);
+    const double mask = (w >= q.qmin && w <= q.qmax) ? 1.0 : 0.0;
+    *key |= static_cast<uint64_t>(code - q.qmin) << (8 * k);
+    t[k] = (de[k] * env + e[k] * denv) * mask;
+  }
+  return true;
+}
+
+/// Fills entry `index` of the cache from its key: the values are the dequantized codes (as
+/// lsqFakeQuant gives them) in every value column, the tangents the unit vectors, so tangent
+/// column k comes out as J's row k.
+void computeEntry(const Model& m, const Layer& L, RadialCache& cache, int index) {
+  const int K = m.numBasis, Wp = L.Wp;
+  const Lsq& q = L.radialIn[0];
+  thread_local std::vector<double> X, Y;
+  resizeScratch(m, L, X, Y);
+  const uint64_t key = cache.entryKey[index];
+  for (int k = 0; k < K; ++k) {
+    const double code = static_cast<double>((key >> (8 * k)) & 0xFF) + q.qmin;
+    for (int b = 0; b < kPairBatch; ++b) {
+      X[k * kColumns + b] = code * q.scale[k];
+      X[k * kColumns + kPairBatch + b] = b == k ? 1.0 : 0.0;
+    }
+  }
+  const double* out = mlpBatch(m, L, X.data(), Y.data());
+  double* entry = &cache.entries[static_cast<size_t>(index) * (K + 1) * Wp];
+  for (int r = 0; r < Wp; ++r) entry[r] = isPadding(m, r) ? 0.0 : out[r * kColumns];
+  for (int k = 0; k < K; ++k)
+    for (int r = 0; r < Wp; ++r)
+      entry[static_cast<size_t>(k + 1) * Wp + r] = isPadding(m, r) ? 0.0 : out[r * kColumns + kPairBatch + k];
+}
+
+}  // namespace
+
+void RadialCache::clear() {
+  slotKey.clear(), slotEntry.clear(), entryKey.clear(), entries.clear();
+}
+
+int RadialCache::find(uint64_t key) const {
+  if (slotEntry.empty()) return -1;
+  const size_t mask = slotEntry.size() - 1;
+  for (size_t i = hashKey(key) >> 32 & mask;; i = (i + 1) & mask) {
+    if (slotEntry[i] < 0) return -1;
+    if (slotKey[i] == key) return slotEntry[i];
+  }
+}
+
+int RadialCache::insert(uint64_t key) {
+  const int index = count();
+  entryKey.push_back(key);
+  if (2 * entryKey.size() > slotEntry.size()) {  // keep the load at most 1/2
+    const size_t size = std::max<size_t>(1024, 4 * entryKey.size());
+    slotKey.assign(size, 0), slotEntry.assign(size, -1);
+    for (int e = 0; e < count(); ++e) {
+      size_t i = hashKey(entryKey[e]) >> 32 & (size - 1);
+      while (slotEntry[i] >= 0) i = (i + 1) & (size - 1);
+      slotKey[i] = entryKey[e], slotEntry[i] = e;
+    }
+    return index;
+  }
+  const size_t mask = slotEntry.size() - 1;
+  size_t i = hashKey(key) >> 32 & mask;
+  while (slotEntry[i] >= 0) i = (i + 1) & mask;
+  slotKey[i] = key, slotEntry[i] = index;
+  return index;
+}
+
+bool radialCacheable(const Model& m, const Layer& L) {
+  const Lsq& q = L.radialIn[0];
+  return m.quantizesActivations() && m.tablePoints == 0 && m.numBasis <= kPairBatch &&
+         m.numBasis <= 8 &&  // one key byte per code
+         q.qmin == std::floor(q.qmin) && q.qmax == std::floor(q.qmax) && q.qmin <= q.qmax && q.qmax - q.qmin <= 255.0;
+}
+
+void radialCached(const Model& m, int layer, LayerState& ls, State& s, int threads) {
+  const Layer& L = m.layers[layer];
+  const int P = s.list->numPairs(), K = m.numBasis, Wp = L.Wp;
+  const size_t entrySize = static_cast<size_t>(K + 1) * Wp;
+  s.radialCache.resize(m.layers.size());
+  RadialCache& cache = s.radialCache[layer];
+  if (cache.entries.size() * sizeof(double) > kCacheBytesPerLayer) cache.clear();
+  s.pairKey.resize(P), s.pairEntry.resize(P), s.pairTangent.resize(static_cast<size_t>(P) * K);
+  parallelFor(P, threads, [&](int begin, int end) {
+    for (int p = begin; p < end; ++p) {
+      const bool finite = inputCodes(L.radialIn[0], K, &s.basis[p * K], &s.dbasis[p * K], s.env[p], s.denv[p],
+                                     &s.pairKey[p], &s.pairTangent[static_cast<size_t>(p) * K]);
+      s.pairEntry[p] = finite ? cache.find(s.pairKey[p]) : kNotCacheable;
+    }
+  });
+  const int known = cache.count();
+  for (int p = 0; p < P; ++p)
+    if (s.pairEntry[p] == -1) {
+      const int found = cache.find(s.pairKey[p]);
+      s.pairEntry[p] = found >= 0 ? found : cache.insert(s.pairKey[p]);
+    }
+  cache.entries.resize(cache.count() * entrySize);
+  parallelFor(cache.count() - known, threads, [&](int begin, int end) {
+    for (int e = known + begin; e < known + end; ++e) computeEntry(m, L, cache, e);
+  });
+  ls.w.resize(static_cast<size_t>(P) * Wp), ls.dw.resize(static_cast<size_t>(P) * Wp);
+  parallelFor(P, threads, [&](int begin, int end) {
+    for (int p = begin; p < end; ++p) {
+      double* w = &ls.w[static_cast<size_t>(p) * Wp];
+      double* dw = &ls.dw[static_cast<size_t>(p) * Wp];
+      if (s.pairEntry[p] == kNotCacheable) {
+        radialExact(m, L, 1, &s.basis[p * K], &s.dbasis[p * K], &s.env[p], &s.denv[p], w, dw);
+        continue;
+      }
+      const double* entry = &cache.entries[s.pairEntry[p] * entrySize];
+      std::copy(entry, entry + Wp, w);
+      jacobianApply(entry + Wp, K, Wp, &s.pairTangent[static_cast<size_t>(p) * K], dw);
+    }
+  });
+}
 
 void radialForward(const Model& m, const Layer& L, LayerState& ls, const State& s, int begin, int end) {
   const int K = m.numBasis, Wp = L.Wp;

@@ -44,6 +44,9 @@ void radialActivate(double* Y, int rows, int ld, int width, const double* scale,
 /// The same LSQ (values) and masking (tangents) without the SiLU.
 void radialQuantize(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax);
 
+/// y (n) = Σ_k t[k] J[k n ..] over k = 0 .. K-1 in order (fused multiply-add where the ISA has it).
+void jacobianApply(const double* J, int K, int n, const double* t, double* y);
+
 /// Cubic Hermite segment in coefficient form, coeffs = [c0 | c1 | c2 | c3] (4 n): w = c0 + t (c1 +
 /// t (c2 + t c3)) and dw = (c1 + t (2 c2 + 3 t c3)) · invH, the exact derivative in d = (k + t) h.
 void hermiteSegment(const double* coeffs, int n, double t, double invH, double* w, double* dw);

@@ -3,6 +3,7 @@
 // per-edge building blocks both passes use. Shapes: n atoms, P pairs, E = 2P directed edges,
 // D_in / D_mid / D_gate / D_out the irreps dimensions of a layer, K basis size, C channels.
 
+#include <cstdint>
 #include <vector>
 
 #include "gaqmd/engine/Model.h"
@@ -37,6 +38,21 @@ struct LayerGrad {
   std::vector<double> GM, GMT, Gxq, Gxu, gY, gRadial, gKraw, gEnv;
 };
 
+/// w4a8: the radial MLP of one layer per input code vector met so far (Radial.cpp). Its inputs
+/// are int8 codes, so its output w (Wp) is a function of the codes, and so is its straight-through
+/// Jacobian J (K, Wp) = dw/d(input) (the hidden quantizers' masks and SiLU' are functions of the
+/// hidden values); per pair then w = entry w and dw = J · (masked input tangents).
+struct RadialCache {
+  std::vector<uint64_t> slotKey;  // open addressing, power-of-two size
+  std::vector<int> slotEntry;     // entry of the slot, -1: empty
+  std::vector<uint64_t> entryKey;
+  std::vector<double> entries;  // per entry (K + 1) Wp: w, then J row by row
+  int count() const { return static_cast<int>(entryKey.size()); }
+  void clear();
+  int find(uint64_t key) const;  // -1: absent
+  int insert(uint64_t key);      // appends an entry (absent key), returns its index
+};
+
 /// Everything one evaluation computes; Engine keeps States between calls (their vectors keep
 /// their capacity), so an evaluation allocates nothing once sizes have been seen.
 struct State {
@@ -45,6 +61,10 @@ struct State {
   const int* species = nullptr;
   std::vector<double> u, basis, dbasis, env, denv, Y;  // per pair: (P,3), (P,K), (P,K), (P), (P), (P, (l+1)²)
   std::vector<double> frames;                           // (n, 9) local frames (w4a8 local)
+  std::vector<RadialCache> radialCache;                 // w4a8: per layer, kept between evaluations
+  std::vector<uint64_t> pairKey;                        // per pair: radial input codes (w4a8)
+  std::vector<int> pairEntry;                           // per pair: its RadialCache entry
+  std::vector<double> pairTangent;                      // (P, K) masked radial input tangents
   std::vector<LayerState> layers;
   std::vector<double> readoutH, readoutH2, atomEnergy;  // (n, R) pre-SiLU, (n, R) post, (n,)
   // backward
@@ -89,6 +109,11 @@ void edgeSh(const State& s, int lMax, int e, double* Y);
 constexpr int kPairBatch = 8;
 /// Pairs [begin, end): w, dw of ls (radial MLP of e·f, forward mode for d/dd).
 void radialForward(const Model& m, const Layer& L, LayerState& ls, const State& s, int begin, int end);
+/// Whether radialCached applies: w4a8 with K <= kPairBatch and the input codes in one byte each.
+bool radialCacheable(const Model& m, const Layer& L);
+/// All pairs' w, dw of layer `layer` through s.radialCache (equal to radialForward's w; dw the
+/// same derivative, rounded differently).
+void radialCached(const Model& m, int layer, LayerState& ls, State& s, int threads);
 
 // --- passes (Forward.cpp, Backward.cpp) ---
 
