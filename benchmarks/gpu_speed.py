@@ -4,8 +4,8 @@ water boxes of 3k to 100k atoms (ns/day at 0.5 fs).
 
 Contenders (the bundled aspirin models, species H C O):
   cuda-fp32-single / cuda-fp32-mixed: GaqForce fp32 on the CUDA platform, Precision single / mixed;
-  cuda-w4a32-single: the GAQ w4a8 model's int4 weights with float activations (mode w4a32; the CUDA
-      kernels do not run quantized activations yet, so w4a8 itself is reported as unsupported);
+  cuda-w4a8-single / cuda-w4a8-mixed: the GAQ w4a8 model (int4 weights, int8/MDDQ activations);
+  cuda-w4a32-single: the same model's int4 weights with float activations (mode w4a32);
   pytorch-fp32-cuda: the FP32 PyTorch model on the GPU in an openmm.PythonForce (CUDA platform);
   cpu-fp32: GaqForce fp32 on the CPU platform (all cores), for scale, aspirin and the smallest box.
 Each figure is the best of --repeats timings of --steps VerletIntegrator steps after 2 warm-up steps.
@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "tests" / "gpu"))
 from engine_speed import aspirin, native_description, water_box
 from rmd17_fp32 import machine
 
-CONTENDERS = ("cuda-fp32-single", "cuda-fp32-mixed", "cuda-w4a32-single", "pytorch-fp32-cuda", "cpu-fp32")
+CONTENDERS = ("cuda-fp32-single", "cuda-fp32-mixed", "cuda-w4a8-single", "cuda-w4a8-mixed", "cuda-w4a32-single",
+              "pytorch-fp32-cuda", "cpu-fp32")
 STEP_FS = 0.5
 
 
@@ -153,8 +154,7 @@ def measure(label, system, descriptions, cuda, args) -> dict:
 
 def markdown(rows, device) -> str:
     header = (f"Device: {device}. Command: `python benchmarks/gpu_speed.py`. VerletIntegrator, {STEP_FS} fs; "
-              "best of the repeats. w4a8 (quantized activations) does not run on CUDA yet; cuda-w4a32 is the "
-              "GAQ model's int4 weights with float activations.")
+              "best of the repeats. cuda-w4a32 is the GAQ w4a8 model's int4 weights with float activations.")
     lines = ["# GaqForce on the CUDA platform: speed", "", header, "",
              "| system | atoms | " + " | ".join(CONTENDERS) + " | fp32 single / pytorch |",
              "|---|---|" + "---|" * len(CONTENDERS) + "---|"]
@@ -184,7 +184,8 @@ def main(argv=None) -> int:
 
     cuda = cuda_platform()
     device = f"{torch.cuda.get_device_name()} ({machine()})"
-    descriptions = {"fp32": native_description("fp32"), "w4a32": w4a32_of_gaq_model()}
+    descriptions = {"fp32": native_description("fp32"), "w4a8": native_description("w4a8"),
+                    "w4a32": w4a32_of_gaq_model()}
     systems = [("aspirin", aspirin())] + [(f"water {n}", water_box(n)) for n in args.waters]
     rows = [measure(label, system, descriptions, cuda, args) for label, system in systems]
     args.output.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ endif()
 # ---- 2. the kernel source and its compile check ----
 set(_gaqmd_kernel_cu "${CMAKE_CURRENT_BINARY_DIR}/gaqmd_cuda/gaqKernelsAll.cu")
 set(_gaqmd_kernel_cpp "${CMAKE_CURRENT_BINARY_DIR}/gaqmd_cuda/KernelSource.cpp")
-file(GLOB _gaqmd_kernel_inputs ${_gaqmd_root}/cpp/include/gaqmd/math/*.h ${_gaqmd_cuda}/include/gaqmd/cuda/*.h
+file(GLOB _gaqmd_kernel_inputs CONFIGURE_DEPENDS ${_gaqmd_root}/cpp/include/gaqmd/math/*.h ${_gaqmd_cuda}/include/gaqmd/cuda/*.h
      ${_gaqmd_cuda}/kernels/*.cu)
 add_custom_command(OUTPUT ${_gaqmd_kernel_cu} ${_gaqmd_kernel_cpp}
   COMMAND ${CMAKE_COMMAND} -DROOT=${_gaqmd_root} -DOUT_CU=${_gaqmd_kernel_cu} -DOUT_CPP=${_gaqmd_kernel_cpp}

@@ -9,8 +9,10 @@ set(_sources
   cpp/include/gaqmd/math/quant.h
   cpp/include/gaqmd/math/radial.h
   cpp/include/gaqmd/math/sph.h
+  cpp/include/gaqmd/math/frames.h
   cuda/include/gaqmd/cuda/Layout.h
   cuda/include/gaqmd/cuda/Weights.h
+  cuda/include/gaqmd/cuda/Quant.h
   cuda/include/gaqmd/cuda/Neighbors.h
   cuda/include/gaqmd/cuda/Forward.h
   cuda/include/gaqmd/cuda/Backward.h

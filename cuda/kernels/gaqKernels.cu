@@ -53,6 +53,23 @@ extern "C" __global__ void gaqEdgeGeometry(Params<Real> P, Edges<Real> edges, Ed
   GAQ_FOR_EACH(e, edges.n * edges.capacity) edgeGeometry(e, P, edges, geo);
 }
 
+extern "C" __global__ void gaqLocalFrames(Edges<Real> edges, EdgeGeometry<Real> geo) {
+  GAQ_FOR_EACH(i, edges.n) localFrame(i, edges, geo);
+}
+
+/// which = 0: in_q (x -> xq); 1: up_q (xuPre -> xu); one thread per (atom, block, channel).
+extern "C" __global__ void gaqQuantizeFeatures(Params<Real> P, int t, int which, int count, LayerBuffers<Real> B,
+                                               EdgeGeometry<Real> geo) {
+  GAQ_FOR_EACH(item, count) quantizeFeatures(item, P, t, which, B, geo);
+}
+
+/// which = 0: Gxq -> Gx through in_q; 1: Gxu -> GxuPre through up_q (straight-through estimators).
+extern "C" __global__ void gaqQuantizeFeaturesBackward(Params<Real> P, int t, int which, int count,
+                                                       LayerBuffers<Real> B, EdgeGeometry<Real> geo, const Real* g,
+                                                       Real* gx) {
+  GAQ_FOR_EACH(item, count) quantizeFeaturesBackward(item, P, t, which, B, geo, g, gx);
+}
+
 extern "C" __global__ void gaqEmbed(Params<Real> P, int n, const int* species, Real* x) {
   GAQ_FOR_EACH(item, n * P.channels) embed(item, P, species, x);
 }

@@ -116,7 +116,8 @@ class Pipeline : public CudaPipeline {
     CUmodule module = cu_.createModule(kernelSource(), defines);
     for (const char* name :
          {"gaqLayoutSizes", "gaqInvertAtomIndex", "gaqGatherPositions", "gaqClearInts", "gaqBinAtoms",
-          "gaqBuildRowsAllPairs", "gaqBuildRowsCells", "gaqFindReverse", "gaqEdgeGeometry", "gaqEmbed", "gaqLinearUp",
+          "gaqBuildRowsAllPairs", "gaqBuildRowsCells", "gaqFindReverse", "gaqEdgeGeometry", "gaqLocalFrames",
+          "gaqQuantizeFeatures", "gaqQuantizeFeaturesBackward", "gaqEmbed", "gaqLinearUp",
           "gaqRadialWeights", "gaqAggregateMessages", "gaqGateInput", "gaqGateOutput", "gaqAtomEnergy", "gaqAddEnergy",
           "gaqReadoutGradient", "gaqGateGradient", "gaqMessageGradient", "gaqUpGradient", "gaqEdgeGradient",
           "gaqInputGradient", "gaqEdgeForce", "gaqAtomForce"})
@@ -156,17 +157,29 @@ class Pipeline : public CudaPipeline {
 
   void allocateNodeBuffers() {
     const int T = model_.header.numLayers;
-    x_.resize(T + 1), xu_.resize(T), M_.resize(T), g_.resize(T), w_.resize(T), dw_.resize(T);
+    const bool quantized = model_.header.quantized != 0;
+    // Sized once, never copied (CudaArray owns device memory).
+    x_.resize(T + 1), xq_.resize(T), xuPre_.resize(T), xu_.resize(T), M_.resize(T), g_.resize(T), w_.resize(T),
+        dw_.resize(T);
     allocate<Real>(cu_, x_[0], static_cast<size_t>(n_) * model_.header.channels, "gaqX0");
     for (int t = 0; t < T; ++t) {
       const LayerRef& L = model_.layers[t];
       allocate<Real>(cu_, xu_[t], static_cast<size_t>(n_) * L.in.dim, "gaqXu");
+      if (quantized) {
+        allocate<Real>(cu_, xq_[t], static_cast<size_t>(n_) * L.in.dim, "gaqXq");
+        allocate<Real>(cu_, xuPre_[t], static_cast<size_t>(n_) * L.in.dim, "gaqXuPre");
+      }
       allocate<Real>(cu_, M_[t], static_cast<size_t>(n_) * L.mid.dim, "gaqM");
       allocate<Real>(cu_, g_[t], static_cast<size_t>(n_) * L.gate.dim, "gaqG");
       allocate<Real>(cu_, x_[t + 1], static_cast<size_t>(n_) * L.out.dim, "gaqX");
     }
     const size_t D = static_cast<size_t>(n_) * model_.maxFeatureDim;
     for (CudaArray* a : {&Gout_, &gg_, &GM_, &Gxu_, &Gx_}) allocate<Real>(cu_, *a, D, "gaqGrad");
+    if (quantized) {
+      allocate<Real>(cu_, GxuPre_, D, "gaqGradXuPre");
+      allocate<Real>(cu_, Gxq_, D, "gaqGradXq");
+    }
+    allocate<Real>(cu_, frames_, 9 * static_cast<size_t>(n_), "gaqFrames");
     allocate<Real>(cu_, atomEnergy_, n_, "gaqAtomEnergy");
   }
 
@@ -227,19 +240,33 @@ class Pipeline : public CudaPipeline {
     return e;
   }
   EdgeGeometry<Real> geometry() {
-    return EdgeGeometry<Real>{devicePointer<Real>(d_),     devicePointer<Real>(Y_),  devicePointer<Real>(basis_),
-                              devicePointer<Real>(dbasis_), devicePointer<Real>(gd_), devicePointer<Real>(gY_)};
+    EdgeGeometry<Real> geo;
+    geo.d = devicePointer<Real>(d_), geo.Y = devicePointer<Real>(Y_), geo.basis = devicePointer<Real>(basis_);
+    geo.dbasis = devicePointer<Real>(dbasis_), geo.gd = devicePointer<Real>(gd_), geo.gY = devicePointer<Real>(gY_);
+    geo.frames = devicePointer<Real>(frames_);
+    return geo;
   }
   LayerBuffers<Real> layer(int t) {
-    return LayerBuffers<Real>{devicePointer<Real>(x_[t]), devicePointer<Real>(xu_[t]), devicePointer<Real>(w_[t]),
-                              devicePointer<Real>(dw_[t]), devicePointer<Real>(M_[t]), devicePointer<Real>(g_[t]),
-                              devicePointer<Real>(x_[t + 1])};
+    LayerBuffers<Real> B;
+    B.x = devicePointer<Real>(x_[t]), B.xu = devicePointer<Real>(xu_[t]), B.w = devicePointer<Real>(w_[t]);
+    B.dw = devicePointer<Real>(dw_[t]), B.M = devicePointer<Real>(M_[t]), B.g = devicePointer<Real>(g_[t]);
+    B.out = devicePointer<Real>(x_[t + 1]);
+    const bool quantized = model_.header.quantized != 0;  // else xq is x and xuPre is xu
+    B.xq = quantized ? devicePointer<Real>(xq_[t]) : B.x;
+    B.xuPre = quantized ? devicePointer<Real>(xuPre_[t]) : B.xu;
+    return B;
   }
   GradBuffers<Real> grads(bool swapped) {
     Real* a = devicePointer<Real>(Gout_);
     Real* b = devicePointer<Real>(Gx_);
-    return GradBuffers<Real>{swapped ? b : a,          devicePointer<Real>(gg_), devicePointer<Real>(GM_),
-                             devicePointer<Real>(Gxu_), swapped ? a : b,         devicePointer<Real>(gradR_)};
+    GradBuffers<Real> G;
+    G.Gout = swapped ? b : a, G.Gx = swapped ? a : b;
+    G.gg = devicePointer<Real>(gg_), G.GM = devicePointer<Real>(GM_), G.Gxu = devicePointer<Real>(Gxu_);
+    G.gradR = devicePointer<Real>(gradR_);
+    const bool quantized = model_.header.quantized != 0;  // else GxuPre is Gxu and Gxq is Gx
+    G.GxuPre = quantized ? devicePointer<Real>(GxuPre_) : G.Gxu;
+    G.Gxq = quantized ? devicePointer<Real>(Gxq_) : G.Gx;
+    return G;
   }
 
   /// Launches kernel `name` over `work` items (grid-stride loops inside).
@@ -274,11 +301,15 @@ class Pipeline : public CudaPipeline {
     const Params<Real>& P = params_;
     const int E = n_ * capacity_;
     launch("gaqEdgeGeometry", E, P, edges(), geometry());
+    if (P.quantized && P.localFrames) launch("gaqLocalFrames", n_, edges(), geometry());
     launch("gaqEmbed", n_ * P.channels, P, n_, devicePointer<int>(species_), devicePointer<Real>(x_[0]));
     for (int t = 0; t < P.numLayers; ++t) {
       const LayerRef& L = model_.layers[t];
       const int in = n_ * L.in.dim, paths = n_ * L.numPaths * P.channels, gate = n_ * L.gate.dim, out = n_ * L.out.dim;
+      const int channels = n_ * L.in.count * P.channels;
+      if (P.quantized) launch("gaqQuantizeFeatures", channels, P, t, 0, channels, layer(t), geometry());
       launch("gaqLinearUp", in, P, t, in, layer(t));
+      if (P.quantized) launch("gaqQuantizeFeatures", channels, P, t, 1, channels, layer(t), geometry());
       launch("gaqRadialWeights", E, P, t, edges(), geometry(), layer(t));
       launch("gaqAggregateMessages", paths, P, t, paths, edges(), geometry(), layer(t));
       launch("gaqGateInput", gate, P, t, gate, layer(t));
@@ -306,7 +337,11 @@ class Pipeline : public CudaPipeline {
       launch("gaqMessageGradient", mid, P, t, mid, grads(swapped));
       launch("gaqUpGradient", blocks, P, t, blocks, edges(), geometry(), layer(t), grads(swapped));
       launch("gaqEdgeGradient", E, P, t, edges(), geometry(), layer(t), grads(swapped));
-      launch("gaqInputGradient", in, P, t, in, grads(swapped));
+      const GradBuffers<Real> G = grads(swapped);
+      if (P.quantized)
+        launch("gaqQuantizeFeaturesBackward", blocks, P, t, 1, blocks, layer(t), geometry(), G.Gxu, G.GxuPre);
+      launch("gaqInputGradient", in, P, t, in, G);
+      if (P.quantized) launch("gaqQuantizeFeaturesBackward", blocks, P, t, 0, blocks, layer(t), geometry(), G.Gxq, G.Gx);
       swapped = !swapped;
     }
     launch("gaqEdgeForce", E, P, edges(), geometry(), grads(swapped));
@@ -323,8 +358,8 @@ class Pipeline : public CudaPipeline {
   std::map<std::string, CUfunction> kernels_;
   CudaArray values_, codes_, scales_, layers_, particles_, species_, inverse_, pos_, count_, overflow_;
   CudaArray neighbour_, reverse_, r_, d_, Y_, basis_, dbasis_, gd_, gY_, gradR_, cellCount_, cellAtoms_;
-  CudaArray atomEnergy_, Gout_, gg_, GM_, Gxu_, Gx_;
-  std::vector<CudaArray> x_, xu_, M_, g_, w_, dw_;
+  CudaArray atomEnergy_, Gout_, gg_, GM_, Gxu_, Gx_, GxuPre_, Gxq_, frames_;
+  std::vector<CudaArray> x_, xq_, xuPre_, xu_, M_, g_, w_, dw_;
   int* hostOverflow_ = nullptr;
   CUevent overflowEvent_ = nullptr;
 };

@@ -43,15 +43,19 @@ Emulator<Real>::Emulator(const ModelData& data, std::vector<int> particles, std:
   scales_.assign(model_.scales.begin(), model_.scales.end());
   params_ = model_.template view<Real>(values_.data(), model_.codes.data(), scales_.data(), model_.layers.data());
   const int T = params_.numLayers;
-  x_.resize(T + 1), xu_.resize(T), w_.resize(T), dw_.resize(T), M_.resize(T), g_.resize(T);
+  x_.resize(T + 1), xq_.resize(T), xuPre_.resize(T), xu_.resize(T), w_.resize(T), dw_.resize(T), M_.resize(T),
+      g_.resize(T);
+  const bool quantized = params_.quantized != 0;
   x_[0].resize(static_cast<size_t>(n_) * params_.channels);
   for (int t = 0; t < T; ++t) {
     const LayerRef& L = model_.layers[t];
     xu_[t].resize(static_cast<size_t>(n_) * L.in.dim), M_[t].resize(static_cast<size_t>(n_) * L.mid.dim);
+    if (quantized) xq_[t].resize(xu_[t].size()), xuPre_[t].resize(xu_[t].size());
     g_[t].resize(static_cast<size_t>(n_) * L.gate.dim), x_[t + 1].resize(static_cast<size_t>(n_) * L.out.dim);
   }
   const size_t D = static_cast<size_t>(n_) * model_.maxFeatureDim;
   atomEnergy_.resize(n_), Gout_.resize(D), gg_.resize(D), GM_.resize(D), Gxu_.resize(D), Gx_.resize(D);
+  if (quantized) GxuPre_.resize(D), Gxq_.resize(D), frames_.resize(9 * static_cast<size_t>(n_));
   pos_.resize(3 * static_cast<size_t>(n_)), count_.resize(n_);
   // Smaller than the GPU glue's first rows (CudaGaqKernels.cpp), so that the tests run the overflow path.
   capacity_ = std::max(1, std::min(n_ - 1, 32));
@@ -67,18 +71,28 @@ Edges<Real> Emulator<Real>::edges() {
 
 template <typename Real>
 EdgeGeometry<Real> Emulator<Real>::geometry() {
-  return EdgeGeometry<Real>{d_.data(), Y_.data(), basis_.data(), dbasis_.data(), gd_.data(), gY_.data()};
+  return EdgeGeometry<Real>{d_.data(),  Y_.data(),  basis_.data(),  dbasis_.data(),
+                            gd_.data(), gY_.data(), frames_.data()};
 }
 
 template <typename Real>
 LayerBuffers<Real> Emulator<Real>::layer(int t) {
-  return LayerBuffers<Real>{x_[t].data(), xu_[t].data(), w_[t].data(), dw_[t].data(),
-                            M_[t].data(), g_[t].data(), x_[t + 1].data()};
+  LayerBuffers<Real> B;
+  B.x = x_[t].data(), B.xu = xu_[t].data(), B.w = w_[t].data(), B.dw = dw_[t].data();
+  B.M = M_[t].data(), B.g = g_[t].data(), B.out = x_[t + 1].data();
+  const bool quantized = params_.quantized != 0;  // else xq is x and xuPre is xu
+  B.xq = quantized ? xq_[t].data() : B.x, B.xuPre = quantized ? xuPre_[t].data() : B.xu;
+  return B;
 }
 
 template <typename Real>
 GradBuffers<Real> Emulator<Real>::grads() {
-  return GradBuffers<Real>{Gout_.data(), gg_.data(), GM_.data(), Gxu_.data(), Gx_.data(), gradR_.data()};
+  GradBuffers<Real> G;
+  G.Gout = Gout_.data(), G.gg = gg_.data(), G.GM = GM_.data(), G.Gxu = Gxu_.data(), G.Gx = Gx_.data();
+  G.gradR = gradR_.data();
+  const bool quantized = params_.quantized != 0;  // else GxuPre is Gxu and Gxq is Gx
+  G.GxuPre = quantized ? GxuPre_.data() : G.Gxu, G.Gxq = quantized ? Gxq_.data() : G.Gx;
+  return G;
 }
 
 /// Neighbour rows into the current capacities; the overflow counters say whether they sufficed.
@@ -110,13 +124,20 @@ void Emulator<Real>::forward(double* energy, std::vector<double>& slots) {
   basis_.assign(static_cast<size_t>(E) * P.numBasis, 0), dbasis_.assign(basis_.size(), 0);
   const EdgeGeometry<Real> geo = geometry();
   for (int s = 0; s < E; ++s) edgeGeometry(s, P, e, geo);
+  if (P.quantized && P.localFrames)
+    for (int i = 0; i < n_; ++i) localFrame(i, e, geo);
   for (int item = 0; item < n_ * P.channels; ++item) embed(item, P, species_.data(), x_[0].data());
   for (int t = 0; t < P.numLayers; ++t) {
     const LayerRef& L = model_.layers[t];
     const int W = L.radial[2].rows;
     w_[t].assign(static_cast<size_t>(E) * W, 0), dw_[t].assign(w_[t].size(), 0);
     const LayerBuffers<Real> B = layer(t);
+    const int channels = n_ * L.in.count * P.channels;
+    if (P.quantized)
+      for (int item = 0; item < channels; ++item) quantizeFeatures(item, P, t, 0, B, geo);
     for (int item = 0; item < n_ * L.in.dim; ++item) linearUp(item, P, t, B);
+    if (P.quantized)
+      for (int item = 0; item < channels; ++item) quantizeFeatures(item, P, t, 1, B, geo);
     for (int s = 0; s < E; ++s) radialWeights(s, P, t, e, geo, B);
     for (int item = 0; item < n_ * L.numPaths * P.channels; ++item) aggregateMessages(item, P, t, e, geo, B);
     for (int item = 0; item < n_ * L.gate.dim; ++item) gateInput(item, P, t, B);
@@ -149,7 +170,12 @@ void Emulator<Real>::backward(const SystemView<Real>& system) {
     for (int item = 0; item < n_ * L.mid.dim; ++item) messageGradient(item, P, t, G);
     for (int item = 0; item < n_ * L.in.count * P.channels; ++item) upGradient(item, P, t, e, geo, B, G);
     for (int s = 0; s < E; ++s) edgeGradient(s, P, t, e, geo, B, G);
+    const int channels = n_ * L.in.count * P.channels;
+    if (P.quantized)
+      for (int item = 0; item < channels; ++item) quantizeFeaturesBackward(item, P, t, 1, B, geo, G.Gxu, G.GxuPre);
     for (int item = 0; item < n_ * L.in.dim; ++item) inputGradient(item, P, t, G);
+    if (P.quantized)
+      for (int item = 0; item < channels; ++item) quantizeFeaturesBackward(item, P, t, 0, B, geo, G.Gxq, G.Gx);
     std::swap(Gout_, Gx_);  // the GPU swaps the two buffers' pointers the same way
   }
   const GradBuffers<Real> G = grads();

@@ -75,13 +75,42 @@ Blocks blocks(const std::string& name, const Irreps& irreps) {
   return b;
 }
 
-void checkSupported(const Model& m, const ModelData& data) {
-  const std::string mode = data.attribute("mode");
-  if (m.mode != Mode::Fp32 && m.mode != Mode::W4A32)
-    throw ModelError("the CUDA kernels run fp32 and w4a32 models; mode '" + mode +
-                     "' (quantized activations) runs on the Reference and CPU platforms");
+void checkSupported(const Model& m) {
   if (m.attention) throw ModelError("the CUDA kernels do not run attention models yet (Reference and CPU platforms do)");
   if (m.numBasis > GAQ_MAX_BASIS) throw ModelError("num_basis exceeds the CUDA kernels' GAQ_MAX_BASIS");
+  if (m.channels > GAQ_MAX_CHANNELS) throw ModelError("channels exceeds the CUDA kernels' GAQ_MAX_CHANNELS");
+}
+
+LsqRef lsq(Flattener& flat, const Lsq& q) {
+  LsqRef ref;
+  if (q.scale.empty()) return ref;
+  ref.scale = flat.append(q.scale), ref.qmin = q.qmin, ref.qmax = q.qmax;
+  return ref;
+}
+
+/// Per-block quantizers of a w4a8 layer (empty IrrepsQuant: none).
+void blockQuants(Flattener& flat, const IrrepsQuant& q, BlockQuant* out) {
+  for (size_t b = 0; b < q.kind.size(); ++b) {
+    BlockQuant& ref = out[b];
+    switch (q.kind[b]) {
+      case BlockKind::Lsq:
+      case BlockKind::Int8:
+        ref.kind = q.kind[b] == BlockKind::Lsq ? kQuantLsq : kQuantInt8;
+        ref.scale = flat.append(q.lsq[b].scale), ref.qmin = q.lsq[b].qmin, ref.qmax = q.lsq[b].qmax;
+        break;
+      case BlockKind::Mddq:
+      case BlockKind::MddqFp16: {
+        const Mddq& mq = q.mddq[b];
+        ref.kind = q.kind[b] == BlockKind::Mddq ? kQuantMddq : kQuantMddqFp16;
+        ref.scale = flat.append(mq.scale), ref.qmax = mq.qmax, ref.logDomain = mq.logDomain ? 1 : 0;
+        if (mq.logDomain) ref.logMin = flat.append(mq.logMin);
+        break;
+      }
+      case BlockKind::Fp16:
+        ref.kind = kQuantFp16;
+        break;
+    }
+  }
 }
 
 }  // namespace
@@ -89,7 +118,7 @@ void checkSupported(const Model& m, const ModelData& data) {
 HostModel buildHostModel(const ModelData& data) {
   const std::unique_ptr<Model> decoded = decodeModel(data);
   const Model& m = *decoded;
-  checkSupported(m, data);
+  checkSupported(m);
   HostModel out;
   out.mode = data.attribute("mode");
   out.species = m.species;
@@ -118,6 +147,12 @@ HostModel buildHostModel(const ModelData& data) {
     }
     ref.residual = L.residual ? 1 : 0;
     ref.scalarActScale = L.scalarActScale, ref.gateActScale = L.gateActScale;
+    if (m.quantizesActivations()) {
+      blockQuants(flat, L.inQ, ref.inQ);
+      blockQuants(flat, L.upQ, ref.upQ);
+      for (int k = 0; k < 3; ++k) ref.radialIn[k] = lsq(flat, L.radialIn[k]);
+      ref.radialOut = lsq(flat, L.radialOut);
+    }
     h.hidden = std::max(h.hidden, L.radial[0].rows);
     out.maxRadialWidth = std::max(out.maxRadialWidth, L.radial[2].rows);
     out.maxFeatureDim = std::max({out.maxFeatureDim, L.in.dim, L.mid.dim, L.gate.dim, L.out.dim});
@@ -129,6 +164,14 @@ HostModel buildHostModel(const ModelData& data) {
   h.readout.hiddenBias = flat.append(ro.hiddenBias), h.readout.outBias = flat.append(ro.outBias);
   h.readout.scale = flat.append(ro.scale), h.readout.shift = flat.append(ro.shift);
   h.readoutWidth = ro.hidden.rows;
+  if (m.quantizesActivations()) {
+    h.readout.hiddenIn = lsq(flat, ro.hiddenIn), h.readout.outIn = lsq(flat, ro.outIn);
+    h.quantized = 1, h.localFrames = m.localFrames ? 1 : 0, h.zeroThreshold = m.zeroThreshold;
+    if (m.codebook) {
+      std::vector<double> points(m.codebook->point(0), m.codebook->point(0) + 3 * m.codebook->size());
+      h.codebook = flat.append(points), h.codebookSize = m.codebook->size();
+    }
+  }
   if (std::max(h.hidden, h.readoutWidth) > GAQ_MAX_HIDDEN)
     throw ModelError("radial MLP or readout width " + std::to_string(std::max(h.hidden, h.readoutWidth)) +
                      " exceeds the CUDA kernels' GAQ_MAX_HIDDEN = " + std::to_string(GAQ_MAX_HIDDEN));
@@ -140,7 +183,8 @@ std::vector<std::pair<std::string, std::string>> kernelDefines(const HostModel& 
   // GAQ_MAX_BLOCKS and GAQ_MAX_LINEAR_PATHS stay the defaults: they fix the layout of LayerRef,
   // which the host uploads as bytes.
   return {{"GAQ_MAX_HIDDEN", text(std::max(model.header.hidden, model.header.readoutWidth))},
-          {"GAQ_MAX_BASIS", text(model.header.numBasis)}};
+          {"GAQ_MAX_BASIS", text(model.header.numBasis)},
+          {"GAQ_MAX_CHANNELS", text(model.header.channels)}};
 }
 
 }  // namespace gaqmd::cuda

@@ -31,6 +31,8 @@ struct HostModel {
     p.numBasis = header.numBasis, p.lMax = header.lMax, p.shDim = header.shDim;
     p.hidden = header.hidden, p.readoutWidth = header.readoutWidth;
     p.cutoff = header.cutoff, p.cutoffP = header.cutoffP, p.messageScale = header.messageScale;
+    p.quantized = header.quantized, p.localFrames = header.localFrames, p.codebook = header.codebook;
+    p.codebookSize = header.codebookSize, p.zeroThreshold = header.zeroThreshold;
     return p;
   }
 };

@@ -1,8 +1,10 @@
 """Model files and geometries for the CUDA emulation test (cuda/tests/test_cuda_emulation.cpp).
 
 Writes into the directory given as the only argument:
-  fp32_l1.gaq, fp32_l2.gaq, w4a32_l2_grouped.gaq, w4a8_l1.gaq  small random models (make_model:
-      8 channels, radial width 16, 6 basis functions, 2 layers, r_c = 5 Å, species H C O)
+  fp32_l1.gaq, fp32_l2.gaq, w4a32_l2_grouped.gaq, w4a8_l1.gaq (local frames),
+  w4a8_l2_mddqfp16_global_log.gaq, w4a8_l2_int8.gaq, w4a8_l2_fp16.gaq, w4a8_naive.gaq
+      small random models (make_model: 8 channels, radial width 16, 6 basis functions, 2 layers,
+      r_c = 5 Å, species H C O; quantized ones calibrated on 4 ethanol frames)
   aspirin.txt                 one rMD17 aspirin frame, vacuum
   cell_small.txt              125 atoms on a jittered grid in a triclinic cell 2.2 r_c high (2 cells per axis)
   cell_large.txt              343 atoms in a triclinic cell 3.4 r_c high (3 cells per axis)
@@ -55,6 +57,12 @@ def main(out: Path) -> None:
     write_model(out / "fp32_l2.gaq", make_model(l_max=2, seed=1))
     write_model(out / "w4a32_l2_grouped.gaq", quantized_model("w4a32", frames, l_max=2, group_size=4, weight_scale="mse"))
     write_model(out / "w4a8_l1.gaq", quantized_model("w4a8", frames))
+    write_model(out / "w4a8_l2_mddqfp16_global_log.gaq",
+                quantized_model("w4a8", frames, l_max=2, l2_mode="mddq-fp16", direction_frame="global",
+                                magnitude_log_domain=True))
+    write_model(out / "w4a8_l2_int8.gaq", quantized_model("w4a8", frames, l_max=2, l2_mode="int8-shared"))
+    write_model(out / "w4a8_l2_fp16.gaq", quantized_model("w4a8", frames, l_max=2, l2_mode="fp16"))
+    write_model(out / "w4a8_naive.gaq", quantized_model("w4a8-naive", frames))
     aspirin = read_frames(ROOT / "tests" / "data" / "rmd17" / "aspirin_1000.xyz", index="0:1")[0]
     write_geometry(out / "aspirin.txt", aspirin.numbers, aspirin.positions)
     write_geometry(out / "cell_small.txt", *jittered_cell(5, 2.2, seed=0))

@@ -1,10 +1,11 @@
 """GaqForce on CUDA against the Reference platform (docs/cuda.md, "What waits for a GPU").
 
-Every supported mode (fp32 l_max 1 and 2, w4a32 with grouped scales) in single, mixed and double
-precision; a molecule in vacuum and a dense triclinic periodic cell (whose neighbour rows overflow
-their first capacity, so the resize-and-rerun path runs); an ML subset inside a larger System with
-permuted particle order; forces equal to central differences of the CUDA energy; energies and
-forces that stay right over MD steps; a clear error for models the kernels do not run (w4a8).
+Every mode (fp32 l_max 1 and 2, w4a32 with grouped scales, w4a8 with local frames, w4a8 with
+l = 2 MDDQ-fp16 blocks in global frames and log magnitudes, the naive w4a8 baseline) in single,
+mixed and double precision; a molecule in vacuum and dense triclinic periodic cells (whose
+neighbour rows overflow their first capacity, so the resize-and-rerun path runs); an ML subset
+inside a larger System with permuted particle order; forces equal to central differences of the
+CUDA energy; energies and forces that stay right over MD steps; a clear error for attention models.
 """
 
 import numpy as np
@@ -19,12 +20,19 @@ from gaqmd.testing.model import make_model, quantized_model
 pytestmark = pytest.mark.gpu
 
 # relative tolerances (energy, force RMS) per precision: double is round-off; single and mixed are
-# the float32 kernels, whose emulation (cuda/tests/test_cuda_emulation.cpp) is within 1e-7 / 3e-6
-PRECISION_TOLERANCES = {"double": (1e-9, 1e-8), "mixed": (1e-5, 1e-4), "single": (1e-5, 1e-4)}
+# the float32 kernels, whose emulation (cuda/tests/test_cuda_emulation.cpp) is within 1e-7 / 3e-6;
+# with quantized activations (w4a8) a float decision at a rounding boundary or codebook tie can flip
+# (emulated: 2e-7 / 2e-5), hence the looser "single-w4a8" bounds
+PRECISION_TOLERANCES = {"double": (1e-9, 1e-8), "mixed": (1e-5, 1e-4), "single": (1e-5, 1e-4),
+                        "single-w4a8": (1e-4, 1e-2)}
 MODELS = {
     "fp32-l1": ("fp32", {"l_max": 1}),
     "fp32-l2": ("fp32", {"l_max": 2}),
     "w4a32-l2-grouped": ("w4a32", {"l_max": 2, "group_size": 4, "weight_scale": "mse"}),
+    "w4a8-local": ("w4a8", {"l_max": 1}),
+    "w4a8-l2-mddq-fp16-global-log": ("w4a8", {"l_max": 2, "l2_mode": "mddq-fp16", "direction_frame": "global",
+                                               "magnitude_log_domain": True}),
+    "w4a8-naive": ("w4a8-naive", {"l_max": 1}),
 }
 _DESCRIPTIONS = {}
 
@@ -102,7 +110,8 @@ def test_vacuum_molecule_matches_reference(cuda_platform, name, precision, ethan
     model = description(name, ethanol)
     reference = make_context(model, aspirin.numbers, aspirin.positions, openmm.Platform.getPlatformByName("Reference"))
     cuda = make_context(model, aspirin.numbers, aspirin.positions, cuda_platform, {"Precision": precision})
-    assert_close(energy_forces(cuda), energy_forces(reference), precision)
+    quantized = MODELS[name][0].startswith("w4a8") and precision != "double"
+    assert_close(energy_forces(cuda), energy_forces(reference), "single-w4a8" if quantized else precision)
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
@@ -158,7 +167,15 @@ def test_md_steps_stay_equal_to_reference(cuda_platform, ethanol):
     assert_close(energy_forces(cuda), energy_forces(reference), "mixed")
 
 
-def test_w4a8_model_is_refused_with_a_clear_error(cuda_platform, ethanol, aspirin):
-    model = lower_model(quantized_model("w4a8", ethanol))
-    with pytest.raises(openmm.OpenMMException, match="CUDA kernels run fp32 and w4a32"):
+def test_w4a8_periodic_cell_matches_reference(cuda_platform, ethanol):
+    numbers, positions, box = dense_cell(5, 2.2)
+    model = description("w4a8-local", ethanol)
+    reference = make_context(model, numbers, positions, openmm.Platform.getPlatformByName("Reference"), box=box)
+    cuda = make_context(model, numbers, positions, cuda_platform, {"Precision": "double"}, box=box)
+    assert_close(energy_forces(cuda), energy_forces(reference), "double")
+
+
+def test_attention_model_is_refused_with_a_clear_error(cuda_platform, aspirin):
+    model = lower_model(make_model(attention=True))
+    with pytest.raises(openmm.OpenMMException, match="CUDA kernels do not run attention"):
         make_context(model, aspirin.numbers, aspirin.positions, cuda_platform)

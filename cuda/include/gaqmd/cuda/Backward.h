@@ -15,6 +15,8 @@ struct GradBuffers {
   Real* gg = nullptr;    // (n, D_gate) dE/dg
   Real* GM = nullptr;    // (n, D_mid) dE/dM
   Real* Gxu = nullptr;   // (n, D_in) dE/dx_up
+  Real* GxuPre = nullptr;  // (n, D_in) dE/d linear_up output (w4a8; else the same buffer as Gxu)
+  Real* Gxq = nullptr;  // (n, D_in) dE/dxq (w4a8; else the same buffer as Gx)
   Real* Gx = nullptr;    // (n, D_in) dE/dx: the layer below's Gout
   Real* gradR = nullptr; // (E, 3) dE/dr_e per edge slot
 };
@@ -30,12 +32,18 @@ GAQMD_HD inline void readoutGradient(int item, const Params<Real>& P, const int*
     return;
   }
   Real h[GAQ_MAX_HIDDEN];
-  readoutHidden(P, out + i * outDim, h);
+  const Real* s = out + i * outDim;
+  readoutHidden(P, s, h);
   const Real gy = P.values[ro.scale + species[i]];
   Real sum = 0;
-  for (int r = 0; r < ro.hidden.rows; ++r)
-    sum += weightAt(P, ro.hidden, r, o) * static_cast<Real>(weightAt(P, ro.out, 0, r) * gy * math::siluGrad(h[r]));
-  Gout[item] = sum;
+  double outMask, inMask;
+  for (int r = 0; r < ro.hidden.rows; ++r) {
+    lsqValue(P, ro.outIn, r, math::silu(h[r]), &outMask);
+    sum += weightAt(P, ro.hidden, r, o) *
+           static_cast<Real>(weightAt(P, ro.out, 0, r) * gy * outMask * math::siluGrad(h[r]));
+  }
+  lsqValue(P, ro.hiddenIn, o, s[o], &inMask);
+  Gout[item] = static_cast<Real>(sum * inMask);
 }
 
 /// Thread (i, o): dE/dg[i][o] through the gate (o in the gate layout).
@@ -139,16 +147,16 @@ GAQMD_HD inline void edgeGradient(int e, const Params<Real>& P, int t, Edges<Rea
   for (int k = 0; k < P.shDim; ++k) geo.gY[e * P.shDim + k] += gY[k];
 }
 
-/// Thread (j, o): dE/dx[j][o] = self_connectionᵀ(gg_j)[o] + linear_upᵀ(Gxu_j)[o] (+ Gout[j][o] with
-/// the residual): the layer below's dE/dout.
+/// Thread (j, o): dE/dxq[j][o] = self_connectionᵀ(gg_j)[o] + linear_upᵀ(GxuPre_j)[o] (+ Gout[j][o] with
+/// the residual); without activation quantizers Gxq is Gx, the layer below's dE/dout.
 template <typename Real>
 GAQMD_HD inline void inputGradient(int item, const Params<Real>& P, int t, GradBuffers<Real> G) {
   const LayerRef& L = P.layers[t];
   const int j = item / L.in.dim, o = item % L.in.dim;
   Real sum = linearTransposedElement(P, L.self, L.in, L.gate, G.gg + j * L.gate.dim, o) +
-             linearTransposedElement(P, L.up, L.in, L.in, G.Gxu + j * L.in.dim, o);
+             linearTransposedElement(P, L.up, L.in, L.in, G.GxuPre + j * L.in.dim, o);
   if (L.residual) sum += G.Gout[j * L.out.dim + o];
-  G.Gx[item] = sum;
+  G.Gxq[item] = sum;
 }
 
 /// Thread e: dE/dr_e (3,) = gd u + (I - u uᵀ) dY/du ᵀ gY / d, all layers summed.

@@ -2,6 +2,7 @@
 // Per-thread work of the forward pass (docs/format.md, "Model"; docs/cuda.md, "Pipeline").
 // Each function computes the outputs one GPU thread owns; nothing is scattered.
 
+#include "gaqmd/cuda/Quant.h"
 #include "gaqmd/cuda/Weights.h"
 #include "gaqmd/math/activations.h"
 #include "gaqmd/math/radial.h"
@@ -39,24 +40,35 @@ GAQMD_HD inline void embed(int item, const Params<Real>& P, const int* species, 
   x[item] = weightAt(P, P.embedding, u, species[i]);
 }
 
-/// Thread (i, o): x_up[i][o] = linear_up(x_i)[o].
+/// Thread (i, o): linear_up(xq_i)[o] (into xuPre: the same buffer as xu unless w4a8 quantizes it).
 template <typename Real>
 GAQMD_HD inline void linearUp(int item, const Params<Real>& P, int t, LayerBuffers<Real> B) {
   const LayerRef& L = P.layers[t];
   const int i = item / L.in.dim, o = item % L.in.dim;
-  B.xu[item] = linearElement(P, L.up, L.in, L.in, B.x + i * L.in.dim, o);
+  B.xuPre[item] = linearElement(P, L.up, L.in, L.in, B.xq + i * L.in.dim, o);
+}
+
+/// Values v and tangents tv (d/dd) through LSQ q (w4a8; identity otherwise): v̂, tv · mask.
+template <typename Real>
+GAQMD_HD inline void quantizeWithTangents(const Params<Real>& P, const LsqRef& q, int n, Real* v, Real* tv) {
+  for (int k = 0; k < n; ++k) {
+    double mask;
+    v[k] = static_cast<Real>(lsqValue(P, q, k, v[k], &mask));
+    tv[k] = static_cast<Real>(tv[k] * mask);
+  }
 }
 
 /// One dense layer of the radial MLP on values v and tangents tv (d/dd): y = A v, ty = A tv,
-/// then SiLU on both (tangent times SiLU').
+/// then SiLU on both (tangent times SiLU'), then LSQ q of the next matrix's input.
 template <typename Real>
-GAQMD_HD inline void radialHidden(const Params<Real>& P, const MatrixRef& A, const Real* v, const Real* tv, Real* y,
-                                  Real* ty) {
+GAQMD_HD inline void radialHidden(const Params<Real>& P, const MatrixRef& A, const LsqRef& q, const Real* v,
+                                  const Real* tv, Real* y, Real* ty) {
   for (int h = 0; h < A.rows; ++h) {
     const Real a = rowDot(P, A, h, v), ta = rowDot(P, A, h, tv);
     y[h] = static_cast<Real>(math::silu(a));
     ty[h] = static_cast<Real>(ta * math::siluGrad(a));
   }
+  quantizeWithTangents(P, q, A.rows, y, ty);
 }
 
 /// Thread e (slot): radial weights w = MLP(e·f) (P C,) and dw/dd, forward mode, for the slots of
@@ -67,13 +79,17 @@ GAQMD_HD inline void radialWeights(int e, const Params<Real>& P, int t, Edges<Re
   if (slotOf(e, edges.capacity) >= edges.count[rowOf(e, edges.capacity)]) return;
   if (radialSlot(e, edges) != e) return;
   const LayerRef& L = P.layers[t];
+  Real h0[GAQ_MAX_BASIS], t0[GAQ_MAX_BASIS];
   Real h1[GAQ_MAX_HIDDEN], t1[GAQ_MAX_HIDDEN], h2[GAQ_MAX_HIDDEN], t2[GAQ_MAX_HIDDEN];
-  radialHidden(P, L.radial[0], geo.basis + e * P.numBasis, geo.dbasis + e * P.numBasis, h1, t1);
-  radialHidden(P, L.radial[1], h1, t1, h2, t2);
+  for (int k = 0; k < P.numBasis; ++k) h0[k] = geo.basis[e * P.numBasis + k], t0[k] = geo.dbasis[e * P.numBasis + k];
+  quantizeWithTangents(P, L.radialIn[0], P.numBasis, h0, t0);
+  radialHidden(P, L.radial[0], L.radialIn[1], h0, t0, h1, t1);
+  radialHidden(P, L.radial[1], L.radialIn[2], h1, t1, h2, t2);
   const int W = L.radial[2].rows;
   for (int r = 0; r < W; ++r) {
-    B.w[e * W + r] = rowDot(P, L.radial[2], r, h2);
-    B.dw[e * W + r] = rowDot(P, L.radial[2], r, t2);
+    double mask;
+    B.w[e * W + r] = static_cast<Real>(lsqValue(P, L.radialOut, r, rowDot(P, L.radial[2], r, h2), &mask));
+    B.dw[e * W + r] = static_cast<Real>(mask * rowDot(P, L.radial[2], r, t2));
   }
 }
 
@@ -113,13 +129,13 @@ GAQMD_HD inline void aggregateMessages(int item, const Params<Real>& P, int t, E
     B.M[i * L.mid.dim + L.mid.offset[p] + u * d3 + c] = static_cast<Real>(P.messageScale) * acc[c];
 }
 
-/// Thread (i, o): g[i][o] = linear_down(M_i)[o] + self_connection(x_i)[o].
+/// Thread (i, o): g[i][o] = linear_down(M_i)[o] + self_connection(xq_i)[o].
 template <typename Real>
 GAQMD_HD inline void gateInput(int item, const Params<Real>& P, int t, LayerBuffers<Real> B) {
   const LayerRef& L = P.layers[t];
   const int i = item / L.gate.dim, o = item % L.gate.dim;
   B.g[item] = linearElement(P, L.down, L.mid, L.gate, B.M + i * L.mid.dim, o) +
-              linearElement(P, L.self, L.in, L.gate, B.x + i * L.in.dim, o);
+              linearElement(P, L.self, L.in, L.gate, B.xq + i * L.in.dim, o);
 }
 
 /// Gate index (in the gate layout) of channel u of gated block b >= 1: C + Σ_{b' < b} mul_b' + u.
@@ -129,7 +145,7 @@ GAQMD_HD inline int gateIndex(const Blocks& out, int b, int u) {
   return index + u;
 }
 
-/// Thread (i, o): out[i][o] = gate(g_i)[o] (+ x[i][o] with the residual).
+/// Thread (i, o): out[i][o] = gate(g_i)[o] (+ xq[i][o] with the residual).
 template <typename Real>
 GAQMD_HD inline void gateOutput(int item, const Params<Real>& P, int t, LayerBuffers<Real> B) {
   const LayerRef& L = P.layers[t];
@@ -143,15 +159,18 @@ GAQMD_HD inline void gateOutput(int item, const Params<Real>& P, int t, LayerBuf
     const int d = 2 * L.out.l[b] + 1, u = (o - L.out.offset[b]) / d, m = (o - L.out.offset[b]) % d;
     y = L.gateActScale * math::sigmoid(g[gateIndex(L.out, b, u)]) * g[L.gate.offset[b] + u * d + m];
   }
-  if (L.residual) y += B.x[i * L.in.dim + o];
+  if (L.residual) y += B.xq[i * L.in.dim + o];
   B.out[item] = static_cast<Real>(y);
 }
 
-/// Readout hidden pre-activations h (R,) of atom i from its final scalars s (C,).
+/// Readout hidden pre-activations h (R,) of atom i from its final scalars s (C,) (LSQ hiddenIn in w4a8).
 template <typename Real>
 GAQMD_HD inline void readoutHidden(const Params<Real>& P, const Real* s, Real* h) {
   const ReadoutRef& ro = P.readout;
-  for (int r = 0; r < ro.hidden.rows; ++r) h[r] = rowDot(P, ro.hidden, r, s) + P.values[ro.hiddenBias + r];
+  Real a[GAQ_MAX_CHANNELS];
+  double mask;
+  for (int u = 0; u < P.channels; ++u) a[u] = static_cast<Real>(lsqValue(P, ro.hiddenIn, u, s[u], &mask));
+  for (int r = 0; r < ro.hidden.rows; ++r) h[r] = rowDot(P, ro.hidden, r, a) + P.values[ro.hiddenBias + r];
 }
 
 /// Thread i: atom energy E_i (eV) from the last layer's output row.
@@ -161,7 +180,8 @@ GAQMD_HD inline void atomEnergy(int i, const Params<Real>& P, const int* species
   const ReadoutRef& ro = P.readout;
   Real h[GAQ_MAX_HIDDEN];
   readoutHidden(P, out + i * outDim, h);
-  for (int r = 0; r < ro.hidden.rows; ++r) h[r] = static_cast<Real>(math::silu(h[r]));
+  double mask;
+  for (int r = 0; r < ro.hidden.rows; ++r) h[r] = static_cast<Real>(lsqValue(P, ro.outIn, r, math::silu(h[r]), &mask));
   const Real y = rowDot(P, ro.out, 0, h) + P.values[ro.outBias];
   energy[i] = P.values[ro.scale + species[i]] * y + P.values[ro.shift + species[i]];
 }

@@ -17,6 +17,9 @@
 #ifndef GAQ_MAX_HIDDEN
 #define GAQ_MAX_HIDDEN 128  // radial MLP width H and readout width R
 #endif
+#ifndef GAQ_MAX_CHANNELS
+#define GAQ_MAX_CHANNELS 256  // C
+#endif
 #ifndef GAQ_MAX_BASIS
 #define GAQ_MAX_BASIS 32  // K
 #endif
@@ -69,6 +72,24 @@ struct TpPathRef {
   int blockIn = 0, lIn = 0, lSh = 0, lOut = 0, cg = 0;
 };
 
+/// LSQ of a vector (format.md, "Quantizers"): x̂_k = clamp(rne(x_k / s_k), qmin, qmax) s_k, with
+/// s at values[scale]; scale < 0: no quantizer (identity).
+struct LsqRef {
+  int scale = -1;
+  double qmin = 0, qmax = 0;
+};
+
+/// Quantizer kinds of an irreps block (w4a8; format.md): none (fp32, w4a32), LSQ per channel (l = 0),
+/// MDDQ (l = 1: magnitude + codebook direction), int8 per component, MDDQ-fp16, fp16.
+enum QuantKind { kQuantNone = 0, kQuantLsq = 1, kQuantMddq = 2, kQuantInt8 = 3, kQuantMddqFp16 = 4, kQuantFp16 = 5 };
+
+/// One block's quantizer: per-channel scales at values[scale] (LSQ, int8: the component scale;
+/// MDDQ kinds: the magnitude scale, log-domain minimum at values[logMin]).
+struct BlockQuant {
+  int kind = kQuantNone, scale = -1, logMin = -1, logDomain = 0;
+  double qmin = 0, qmax = 0;
+};
+
 struct LayerRef {
   Blocks in, mid, gate, out;
   LinearRef up, down, self;
@@ -77,12 +98,16 @@ struct LayerRef {
   int numPaths = 0;  // P = mid.count
   int residual = 0;
   double scalarActScale = 1.0, gateActScale = 1.0;
+  // w4a8: in_q on x, up_q on x_up (per block), LSQ of each radial matrix's input and of its output
+  BlockQuant inQ[GAQ_MAX_BLOCKS], upQ[GAQ_MAX_BLOCKS];
+  LsqRef radialIn[3], radialOut;
 };
 
 struct ReadoutRef {
   MatrixRef hidden, out;           // (R, C), (1, R)
   int hiddenBias = 0, outBias = 0;  // offsets into values: (R,), (1,)
   int scale = 0, shift = 0;         // (S,) per species
+  LsqRef hiddenIn, outIn;           // w4a8: LSQ of s (C,) and of SiLU(h) (R,)
 };
 
 /// The whole model as the kernels see it. Real: the floating type of values (float or double).
@@ -98,13 +123,18 @@ struct Params {
   int numLayers = 0, numSpecies = 0, channels = 0, numBasis = 0, lMax = 1, shDim = 4;
   int hidden = 0, readoutWidth = 0;  // H, R
   double cutoff = 0, cutoffP = 6, messageScale = 1;  // r_c (Å), p, 1 / sqrt(avg_num_neighbors)
+  // w4a8: activations quantized; MDDQ directions in local frames or global; codebook (K, 3) at values[codebook]
+  int quantized = 0, localFrames = 0, codebook = -1, codebookSize = 0;
+  double zeroThreshold = 0;
 };
 
 /// Per-layer activations of all atoms, each (n, dim) row-major in the Blocks layouts above.
 template <typename Real>
 struct LayerBuffers {
   Real* x = nullptr;    // (n, D_in) layer input (the previous layer's out)
-  Real* xu = nullptr;   // (n, D_in) linear_up(x)
+  Real* xq = nullptr;   // (n, D_in) in_q(x) (w4a8; else the same buffer as x)
+  Real* xuPre = nullptr;  // (n, D_in) linear_up(xq) (w4a8; else the same buffer as xu)
+  Real* xu = nullptr;   // (n, D_in) up_q(linear_up(xq))
   Real* w = nullptr;    // (E, P C) radial weights, in the slots of radialSlot() only
   Real* dw = nullptr;   // (E, P C) their derivative in the edge length, Å⁻¹
   Real* M = nullptr;    // (n, D_mid) aggregated messages
@@ -133,6 +163,7 @@ struct EdgeGeometry {
   Real* dbasis = nullptr; // (E, K) its derivative in d
   Real* gd = nullptr;     // (E,) dE/dd through the radial weights, summed over layers
   Real* gY = nullptr;     // (E, shDim) dE/dY summed over layers
+  Real* frames = nullptr; // (n, 9) local frames, rows e1 e2 e3 (w4a8 with local frames)
 };
 
 /// Whether the neighbour search of this step ran out of row or cell slots (Edges::overflow).
