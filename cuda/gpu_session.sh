@@ -13,8 +13,19 @@ PY=python3
 $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site:$PWD/python OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 # libOpenMMCUDA.so finds nvrtc and cufft through $ORIGIN/../../../nvidia/cu13/lib: here they come with torch.
-NVIDIA_LIB=$($PY -c "import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], 'cu13', 'lib'))")
-export LD_LIBRARY_PATH="$NVIDIA_LIB:${LD_LIBRARY_PATH:-}"
+# The folders of libnvrtc.so.13 (first) and libcufft.so.12 among the installed nvidia packages.
+NVIDIA_LIBS=$($PY -c "
+import glob, os, nvidia
+dirs = []
+for name in ('libnvrtc.so.13', 'libcufft.so.12'):
+    for p in nvidia.__path__:
+        for hit in glob.glob(os.path.join(p, '**', name + '*'), recursive=True):
+            if os.path.dirname(hit) not in dirs:
+                dirs.append(os.path.dirname(hit))
+print(':'.join(dirs))")
+NVIDIA_LIB=${NVIDIA_LIBS%%:*}
+[[ -f "$NVIDIA_LIB/libnvrtc.so.13" ]] || { echo "no libnvrtc.so.13 among the nvidia packages ($NVIDIA_LIBS)"; exit 1; }
+export LD_LIBRARY_PATH="$NVIDIA_LIBS:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,driver_version --format=csv | tee "$OUT/device.txt"
 $PY -c "import openmm; print('OpenMM', openmm.__version__, [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())])" | tee -a "$OUT/device.txt"
 
