@@ -15,7 +15,8 @@ get_filename_component(_gaqmd_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 set(_gaqmd_cuda "${_gaqmd_root}/cuda")
 
 # ---- 1. host emulation ----
-add_library(gaqmd_cuda_host STATIC ${_gaqmd_cuda}/src/HostModel.cpp ${_gaqmd_cuda}/src/Emulator.cpp)
+add_library(gaqmd_cuda_host STATIC ${_gaqmd_cuda}/src/HostModel.cpp ${_gaqmd_cuda}/src/CodebookCells.cpp
+            ${_gaqmd_cuda}/src/Emulator.cpp)
 target_include_directories(gaqmd_cuda_host PUBLIC ${_gaqmd_cuda}/include ${_gaqmd_cuda}/src)
 target_link_libraries(gaqmd_cuda_host PUBLIC gaqmd_engine)
 target_compile_options(gaqmd_cuda_host PRIVATE -Wall -Wextra)

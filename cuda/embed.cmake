@@ -12,6 +12,7 @@ set(_sources
   cpp/include/gaqmd/math/frames.h
   cuda/include/gaqmd/cuda/Layout.h
   cuda/include/gaqmd/cuda/Weights.h
+  cuda/include/gaqmd/cuda/CodebookCells.h
   cuda/include/gaqmd/cuda/Quant.h
   cuda/include/gaqmd/cuda/Neighbors.h
   cuda/include/gaqmd/cuda/Forward.h

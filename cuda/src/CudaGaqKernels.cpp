@@ -147,12 +147,15 @@ class Pipeline : public CudaPipeline {
     values_.upload(values.data());
     allocate<Real>(cu_, scales_, scales.size(), "gaqScales");
     if (!scales.empty()) scales_.upload(scales.data());
+    allocate<int>(cu_, ints_, model_.ints.size(), "gaqInts");
+    if (!model_.ints.empty()) ints_.upload(model_.ints.data());
     codes_.initialize(cu_, std::max<size_t>(model_.codes.size(), 1), 1, "gaqCodes");
     if (!model_.codes.empty()) codes_.upload(model_.codes.data());
     layers_.initialize(cu_, model_.layers.size(), sizeof(LayerRef), "gaqLayers");
     layers_.upload(model_.layers.data());
-    params_ = model_.template view<Real>(devicePointer<Real>(values_), devicePointer<uint8_t>(codes_),
-                                         devicePointer<Real>(scales_), devicePointer<LayerRef>(layers_));
+    params_ = model_.template view<Real>(devicePointer<Real>(values_), devicePointer<int>(ints_),
+                                         devicePointer<uint8_t>(codes_), devicePointer<Real>(scales_),
+                                         devicePointer<LayerRef>(layers_));
   }
 
   void allocateNodeBuffers() {
@@ -356,7 +359,7 @@ class Pipeline : public CudaPipeline {
   const bool periodic_;
   int capacity_ = 1, cellCapacity_ = 16, numCells_ = 0;
   std::map<std::string, CUfunction> kernels_;
-  CudaArray values_, codes_, scales_, layers_, particles_, species_, inverse_, pos_, count_, overflow_;
+  CudaArray values_, ints_, codes_, scales_, layers_, particles_, species_, inverse_, pos_, count_, overflow_;
   CudaArray neighbour_, reverse_, r_, d_, Y_, basis_, dbasis_, gd_, gY_, gradR_, cellCount_, cellAtoms_;
   CudaArray atomEnergy_, Gout_, gg_, GM_, Gxu_, Gx_, GxuPre_, Gxq_, frames_;
   std::vector<CudaArray> x_, xq_, xuPre_, xu_, M_, g_, w_, dw_;

@@ -41,7 +41,8 @@ Emulator<Real>::Emulator(const ModelData& data, std::vector<int> particles, std:
   n_ = static_cast<int>(particles_.size());
   values_.assign(model_.values.begin(), model_.values.end());
   scales_.assign(model_.scales.begin(), model_.scales.end());
-  params_ = model_.template view<Real>(values_.data(), model_.codes.data(), scales_.data(), model_.layers.data());
+  params_ = model_.template view<Real>(values_.data(), model_.ints.data(), model_.codes.data(), scales_.data(),
+                                       model_.layers.data());
   const int T = params_.numLayers;
   x_.resize(T + 1), xq_.resize(T), xuPre_.resize(T), xu_.resize(T), w_.resize(T), dw_.resize(T), M_.resize(T),
       g_.resize(T);

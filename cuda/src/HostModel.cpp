@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "CodebookCells.h"
 #include "gaqmd/engine/Model.h"
 #include "gaqmd/engine/Reader.h"
 
@@ -170,6 +171,12 @@ HostModel buildHostModel(const ModelData& data) {
     if (m.codebook) {
       std::vector<double> points(m.codebook->point(0), m.codebook->point(0) + 3 * m.codebook->size());
       h.codebook = flat.append(points), h.codebookSize = m.codebook->size();
+      const CodebookCells cells = buildCodebookCells(*m.codebook);
+      h.codebookNZ = cells.nZ, h.codebookNPhi = cells.nPhi;
+      h.codebookOffsets = static_cast<int>(out.ints.size());
+      out.ints.insert(out.ints.end(), cells.offsets.begin(), cells.offsets.end());
+      h.codebookIndices = static_cast<int>(out.ints.size());
+      out.ints.insert(out.ints.end(), cells.indices.begin(), cells.indices.end());
     }
   }
   if (std::max(h.hidden, h.readoutWidth) > GAQ_MAX_HIDDEN)

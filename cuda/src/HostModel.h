@@ -14,6 +14,7 @@ struct HostModel {
   std::string mode;               // fp32, w4a32
   std::vector<int> species;       // atomic numbers in model order
   std::vector<double> values;     // Params::values
+  std::vector<int> ints;          // Params::ints
   std::vector<uint8_t> codes;     // Params::codes
   std::vector<double> scales;     // Params::scales
   std::vector<LayerRef> layers;   // Params::layers
@@ -23,9 +24,10 @@ struct HostModel {
 
   /// Params with the given arrays (host vectors or device copies converted to Real).
   template <typename Real>
-  Params<Real> view(const Real* values_, const uint8_t* codes_, const Real* scales_, const LayerRef* layers_) const {
+  Params<Real> view(const Real* values_, const int* ints_, const uint8_t* codes_, const Real* scales_,
+                    const LayerRef* layers_) const {
     Params<Real> p;
-    p.values = values_, p.codes = codes_, p.scales = scales_, p.layers = layers_;
+    p.values = values_, p.ints = ints_, p.codes = codes_, p.scales = scales_, p.layers = layers_;
     p.readout = header.readout, p.embedding = header.embedding, p.frequencies = header.frequencies;
     p.numLayers = header.numLayers, p.numSpecies = header.numSpecies, p.channels = header.channels;
     p.numBasis = header.numBasis, p.lMax = header.lMax, p.shDim = header.shDim;
@@ -33,6 +35,8 @@ struct HostModel {
     p.cutoff = header.cutoff, p.cutoffP = header.cutoffP, p.messageScale = header.messageScale;
     p.quantized = header.quantized, p.localFrames = header.localFrames, p.codebook = header.codebook;
     p.codebookSize = header.codebookSize, p.zeroThreshold = header.zeroThreshold;
+    p.codebookNZ = header.codebookNZ, p.codebookNPhi = header.codebookNPhi;
+    p.codebookOffsets = header.codebookOffsets, p.codebookIndices = header.codebookIndices;
     return p;
   }
 };

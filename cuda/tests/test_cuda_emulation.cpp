@@ -6,6 +6,7 @@
 // and triclinic periodic cells with 2 and 3 cells per axis. Usage: test_cuda_emulation FIXTURE_DIR (cuda/tests/make_fixtures.py writes it).
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -171,12 +172,57 @@ void checkFloat(const std::string& modelName, const std::string& geometryName) {
   REQUIRE(fErr < 1e-3);
 }
 
+/// The cell-table codebook lookup of the kernels equals the brute-force scan: random directions,
+/// directions a hair off every cell boundary, the codebook points and midpoints of point pairs.
+void checkCodebookCells(const std::string& modelName) {
+  const HostModel model = buildHostModel(readModel(modelName));
+  const Params<double> table =
+      model.view<double>(model.values.data(), model.ints.data(), model.codes.data(), model.scales.data(),
+                         model.layers.data());
+  Params<double> brute = table;
+  brute.codebookNZ = 0;
+  REQUIRE(table.codebookNZ > 0 && table.codebookSize > 0);
+  std::mt19937 rng(7);
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  std::vector<std::array<double, 3>> directions;
+  for (int k = 0; k < 20000; ++k) directions.push_back({normal(rng), normal(rng), normal(rng)});
+  const double pi = 3.141592653589793;
+  for (int k = 0; k < 4000; ++k) {  // on row and column boundaries, nudged by ±1e-13
+    const int row = k % (table.codebookNZ + 1), column = k % (table.codebookNPhi + 1);
+    const double nudge = (k % 2 ? 1e-13 : -1e-13);
+    double z = -1.0 + 2.0 * row / table.codebookNZ + nudge, phi = -pi + 2 * pi * column / table.codebookNPhi + nudge;
+    if (k % 3 == 0) z = uniform(rng);
+    if (k % 3 == 1) phi = pi * uniform(rng);
+    z = std::max(-1.0, std::min(1.0, z));
+    const double r = std::sqrt(1 - z * z);
+    directions.push_back({r * std::cos(phi), r * std::sin(phi), z});
+  }
+  for (int k = 0; k + 1 < table.codebookSize && k < 4000; k += 1) {
+    const double* p = &model.values[table.codebook + 3 * k];
+    const double* q = &model.values[table.codebook + 3 * (k + 1)];
+    directions.push_back({p[0], p[1], p[2]});
+    directions.push_back({p[0] + q[0], p[1] + q[1], p[2] + q[2]});
+  }
+  int mismatches = 0;
+  for (auto& u : directions) {
+    const double norm = std::sqrt((u[0] * u[0] + u[1] * u[1]) + u[2] * u[2]);
+    for (double& c : u) c /= norm;
+    mismatches += nearestCodeword(table, u.data()) != nearestCodeword(brute, u.data());
+  }
+  const int cells = table.codebookNZ * table.codebookNPhi;
+  std::printf("codebook of %d points, %d cells, %.1f candidates per cell: %zu directions, %d mismatches\n",
+              table.codebookSize, cells, double(model.ints.size() - cells - 1) / cells, directions.size(), mismatches);
+  REQUIRE(mismatches == 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   REQUIRE(argc == 2);
   fixtures = argv[1];
   registerSerializationProxies();
+  checkCodebookCells("w4a8_l1.gaq");
   for (const char* model : {"fp32_l1.gaq", "fp32_l2.gaq", "w4a32_l2_grouped.gaq"})
     for (const char* geometry : {"aspirin.txt", "cell_small.txt", "cell_large.txt"}) checkDouble(model, geometry);
   for (const char* geometry : {"aspirin.txt", "cell_large.txt"}) {

@@ -114,6 +114,7 @@ struct ReadoutRef {
 template <typename Real>
 struct Params {
   const Real* values = nullptr;    // dense weights, biases, cg, frequencies
+  const int* ints = nullptr;       // integer tables (the codebook cells)
   const uint8_t* codes = nullptr;  // packed int4 codes
   const Real* scales = nullptr;    // int4 scales
   const LayerRef* layers = nullptr;
@@ -125,6 +126,8 @@ struct Params {
   double cutoff = 0, cutoffP = 6, messageScale = 1;  // r_c (Å), p, 1 / sqrt(avg_num_neighbors)
   // w4a8: activations quantized; MDDQ directions in local frames or global; codebook (K, 3) at values[codebook]
   int quantized = 0, localFrames = 0, codebook = -1, codebookSize = 0;
+  // codebook cell table (CodebookCells.h): nZ x nPhi cells, offsets (cells + 1) and point indices in ints
+  int codebookNZ = 0, codebookNPhi = 0, codebookOffsets = 0, codebookIndices = 0;
   double zeroThreshold = 0;
 };
 

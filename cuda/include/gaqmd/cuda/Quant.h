@@ -4,6 +4,7 @@
 // local frames, and their straight-through backward. The backward recomputes each quantizer's
 // decisions from its input instead of storing them: same inputs, same decisions.
 
+#include "gaqmd/cuda/CodebookCells.h"
 #include "gaqmd/cuda/Layout.h"
 #include "gaqmd/math/frames.h"
 #include "gaqmd/math/quant.h"
@@ -56,20 +57,6 @@ GAQMD_HD inline void localFrame(int i, Edges<Real> edges, EdgeGeometry<Real> geo
   double F[9];
   math::localFrame(dirs, used, F);
   for (int k = 0; k < 9; ++k) geo.frames[9 * i + k] = static_cast<Real>(F[k]);
-}
-
-/// Index of the codebook point maximising (u_x p_x + u_y p_y) + u_z p_z, lowest on ties.
-template <typename Real>
-GAQMD_HD inline int nearestCodeword(const Params<Real>& P, const double* u) {
-  int best = 0;
-  double bestScore = 0;
-  for (int k = 0; k < P.codebookSize; ++k) {
-    const Real* p = P.values + P.codebook + 3 * k;
-    const double point[3] = {p[0], p[1], p[2]};
-    const double score = math::codebookScore(u, point);
-    if (k == 0 || score > bestScore) best = k, bestScore = score;
-  }
-  return best;
 }
 
 /// The decisions of a magnitude-direction quantizer (mddq, mddq-fp16) for one d-vector v:
