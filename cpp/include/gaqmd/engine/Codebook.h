@@ -1,8 +1,8 @@
 #pragma once
 // Exact nearest-codeword lookup for MDDQ directions (docs/format.md, "nearest"): the index
-// maximising (u_x p_x + u_y p_y) + u_z p_z, lowest index on ties, via a z-phi bucket table whose
+// maximising (u_x p_x + u_y p_y) + u_z p_z, lowest index on ties, via a cube-map bucket table whose
 // cells list every point that can win for a direction in the cell (criterion of
-// python/gaqmd/quant/codebook.py), built here by a range search over points binned on the same grid.
+// python/gaqmd/quant/codebook.py), built by a range search over points binned on a z-phi grid.
 
 #include <memory>
 #include <vector>
@@ -12,7 +12,7 @@ namespace gaqmd {
 class Codebook {
  public:
   /// points (K, 3) row-major unit vectors; cellScale: cell side in units of the point spacing.
-  explicit Codebook(std::vector<double> points, double cellScale = 0.5);
+  explicit Codebook(std::vector<double> points, double cellScale = 1.0);
 
   int size() const { return static_cast<int>(points_.size() / 3); }
   const double* point(int k) const { return points_.data() + 3 * k; }
@@ -29,16 +29,25 @@ class Codebook {
   /// build takes ~0.4 s at K = 65536; OpenMM builds an engine per Context).
   static std::shared_ptr<const Codebook> shared(const std::vector<double>& points);
 
-  int numCells() const { return nZ_ * nPhi_; }
-  long long numEntries() const { return static_cast<long long>(indices_.size()); }
+  int numCells() const { return 6 * cellsPerEdge_ * cellsPerEdge_; }
+  long long numEntries() const { return static_cast<long long>(candidates_.size()); }
 
  private:
-  int cellOf(const double* u) const;  // -1 for the zero vector / NaN
-  void build();
+  /// A cell's candidate: the point's coordinates inline (one contiguous run per cell) and index.
+  struct Candidate {
+    double p[3];
+    int index;
+  };
+
+  int cellOf(const double* u) const;  // -1 for the zero vector / NaN / infinite components
+  int bestOf(const double* u, int cell) const;
+  void build(double cellScale);
+  bool beatenEverywhere(int k, const std::vector<int>& listed, const double (*corners)[3]) const;
 
   std::vector<double> points_;
-  int nZ_ = 0, nPhi_ = 0;
-  std::vector<int> offsets_, indices_;  // CSR: candidates of each cell, ascending
+  int cellsPerEdge_ = 0;  // cells along a cube face's edge
+  std::vector<int> offsets_;
+  std::vector<Candidate> candidates_;  // CSR: the candidates of each cell, ascending index
 };
 
 }  // namespace gaqmd
