@@ -40,6 +40,9 @@ class GaqForceInfo : public OpenMM::ComputeForceInfo {
   std::vector<int> species_;  // atomic number of ML particles, -1 for the others
 };
 
+/// Vacuum systems up to this many ML atoms get full rows (n - 1 slots; per-edge buffers grow as n²).
+constexpr int kFullRowsUpTo = 256;
+
 /// A device array of `count` elements of T (at least one, so that every pointer is valid).
 template <typename T>
 void allocate(CudaContext& cu, CudaArray& array, size_t count, const std::string& name) {
@@ -72,8 +75,9 @@ class Pipeline : public CudaPipeline {
     allocate<int>(cu_, count_, n_, "gaqRowCount");
     allocate<int>(cu_, overflow_, 2, "gaqOverflow");
     allocateNodeBuffers();
-    // Vacuum rows of n - 1 slots cannot overflow: no host synchronization at all.
-    capacity_ = periodic_ ? 48 : std::max(1, n_ - 1);
+    // Small molecules in vacuum get rows of n - 1 slots, which cannot overflow: no host
+    // synchronization at all. Larger or periodic systems start at 48 and grow on overflow.
+    capacity_ = (periodic_ || n_ > kFullRowsUpTo) ? 48 : std::max(1, n_ - 1);
     allocateRows();
     checkCuda(cuMemHostAlloc(reinterpret_cast<void**>(&hostOverflow_), 2 * sizeof(int), 0), "pinned memory");
     checkCuda(cuEventCreate(&overflowEvent_, CU_EVENT_DISABLE_TIMING), "event");
