@@ -36,6 +36,7 @@ cmake -S . -B build/gpu "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DPython_EX
 cmake --build build/gpu -j16 > "$OUT/build.log" 2>&1 || { grep -B2 -A8 "error" "$OUT/build.log" | head -60; exit 1; }
 cp build/gpu/_core*.so python/gaqmd/
 (cd build/gpu && ctest --output-on-failure -R "cuda|engine" 2>&1 | tail -15) | tee "$OUT/ctest.txt"
+$PY tests/gpu/report_errors.py --output "$OUT/cuda_errors.json" 2>&1 | tail -40 | tee "$OUT/cuda_errors.txt" || true
 $PY -m pytest tests/gpu -m gpu -q -x -p no:cacheprovider 2>&1 | tail -30 | tee "$OUT/pytest_gpu.txt"
 if [[ "${1:-}" == "--bench" ]]; then
   $PY benchmarks/gpu_speed.py --output "$OUT/gpu_speed.json" 2>&1 | tail -40 | tee "$OUT/gpu_speed.txt"
