@@ -16,6 +16,7 @@ set(_sources
   cuda/include/gaqmd/cuda/Quant.h
   cuda/include/gaqmd/cuda/Neighbors.h
   cuda/include/gaqmd/cuda/Forward.h
+  cuda/include/gaqmd/cuda/Attention.h
   cuda/include/gaqmd/cuda/Backward.h
   cuda/kernels/gaqKernels.cu)
 # NVRTC has no C++ standard headers: the integer types the math headers use, declared here.

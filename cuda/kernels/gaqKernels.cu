@@ -88,6 +88,20 @@ extern "C" __global__ void gaqAggregateMessages(Params<Real> P, int t, int count
   GAQ_FOR_EACH(item, count) aggregateMessages(item, P, t, edges, geo, B);
 }
 
+// attention (per layer, after the radial weights)
+extern "C" __global__ void gaqAttentionNode(Params<Real> P, int t, int count, LayerBuffers<Real> B) {
+  GAQ_FOR_EACH(item, count) attentionNode(item, P, t, B);
+}
+
+extern "C" __global__ void gaqAttentionEdge(Params<Real> P, int t, Edges<Real> edges, EdgeGeometry<Real> geo,
+                                            LayerBuffers<Real> B) {
+  GAQ_FOR_EACH(e, edges.n * edges.capacity) attentionEdge(e, P, t, edges, geo, B);
+}
+
+extern "C" __global__ void gaqAttentionNormalize(Edges<Real> edges, LayerBuffers<Real> B) {
+  GAQ_FOR_EACH(i, edges.n) attentionNormalize(i, edges, B);
+}
+
 extern "C" __global__ void gaqGateInput(Params<Real> P, int t, int count, LayerBuffers<Real> B) {
   GAQ_FOR_EACH(item, count) gateInput(item, P, t, B);
 }
@@ -119,6 +133,11 @@ extern "C" __global__ void gaqGateGradient(Params<Real> P, int t, int count, Lay
 
 extern "C" __global__ void gaqMessageGradient(Params<Real> P, int t, int count, GradBuffers<Real> G) {
   GAQ_FOR_EACH(item, count) messageGradient(item, P, t, G);
+}
+
+extern "C" __global__ void gaqAttentionGradient(Params<Real> P, int t, Edges<Real> edges, EdgeGeometry<Real> geo,
+                                                LayerBuffers<Real> B, GradBuffers<Real> G) {
+  GAQ_FOR_EACH(i, edges.n) attentionGradient(i, P, t, edges, geo, B, G.GM, G.gQ, G.gKraw, G.gEnv);
 }
 
 extern "C" __global__ void gaqUpGradient(Params<Real> P, int t, int count, Edges<Real> edges, EdgeGeometry<Real> geo,

@@ -124,7 +124,8 @@ class Pipeline : public CudaPipeline {
           "gaqQuantizeFeatures", "gaqQuantizeFeaturesBackward", "gaqEmbed", "gaqLinearUp",
           "gaqRadialWeights", "gaqAggregateMessages", "gaqGateInput", "gaqGateOutput", "gaqAtomEnergy", "gaqAddEnergy",
           "gaqReadoutGradient", "gaqGateGradient", "gaqMessageGradient", "gaqUpGradient", "gaqEdgeGradient",
-          "gaqInputGradient", "gaqEdgeForce", "gaqAtomForce"})
+          "gaqInputGradient", "gaqEdgeForce", "gaqAtomForce", "gaqAttentionNode", "gaqAttentionEdge",
+          "gaqAttentionNormalize", "gaqAttentionGradient"})
       kernels_[name] = cu_.getKernel(module, name);
   }
 
@@ -167,11 +168,16 @@ class Pipeline : public CudaPipeline {
     const bool quantized = model_.header.quantized != 0;
     // Sized once, never copied (CudaArray owns device memory).
     x_.resize(T + 1), xq_.resize(T), xuPre_.resize(T), xu_.resize(T), M_.resize(T), g_.resize(T), w_.resize(T),
-        dw_.resize(T);
+        dw_.resize(T), Q_.resize(T), Ks_.resize(T), Z_.resize(T), Kraw_.resize(T), expA_.resize(T), alpha_.resize(T);
     allocate<Real>(cu_, x_[0], static_cast<size_t>(n_) * model_.header.channels, "gaqX0");
     for (int t = 0; t < T; ++t) {
       const LayerRef& L = model_.layers[t];
       allocate<Real>(cu_, xu_[t], static_cast<size_t>(n_) * L.in.dim, "gaqXu");
+      if (L.attention) {
+        allocate<Real>(cu_, Q_[t], static_cast<size_t>(n_) * L.query.rows, "gaqAttentionQ");
+        allocate<Real>(cu_, Ks_[t], static_cast<size_t>(n_) * L.query.rows, "gaqAttentionKs");
+        allocate<Real>(cu_, Z_[t], n_, "gaqAttentionZ");
+      }
       if (quantized) {
         allocate<Real>(cu_, xq_[t], static_cast<size_t>(n_) * L.in.dim, "gaqXq");
         allocate<Real>(cu_, xuPre_[t], static_cast<size_t>(n_) * L.in.dim, "gaqXuPre");
@@ -187,6 +193,7 @@ class Pipeline : public CudaPipeline {
       allocate<Real>(cu_, Gxq_, D, "gaqGradXq");
     }
     allocate<Real>(cu_, frames_, 9 * static_cast<size_t>(n_), "gaqFrames");
+    allocate<Real>(cu_, gQ_, static_cast<size_t>(n_) * std::max(1, model_.maxAttention), "gaqGradQ");
     allocate<Real>(cu_, atomEnergy_, n_, "gaqAtomEnergy");
   }
 
@@ -205,8 +212,22 @@ class Pipeline : public CudaPipeline {
     allocate<Real>(cu_, gY_, E * h.shDim, "gaqEdgeGY");
     allocate<Real>(cu_, gradR_, 3 * E, "gaqEdgeGradR");
     for (int t = 0; t < h.numLayers; ++t) {
-      allocate<Real>(cu_, w_[t], E * model_.layers[t].radial[2].rows, "gaqRadialW");
-      allocate<Real>(cu_, dw_[t], E * model_.layers[t].radial[2].rows, "gaqRadialDW");
+      const LayerRef& L = model_.layers[t];
+      allocate<Real>(cu_, w_[t], E * L.radial[2].rows, "gaqRadialW");
+      allocate<Real>(cu_, dw_[t], E * L.radial[2].rows, "gaqRadialDW");
+      if (L.attention) {
+        allocate<Real>(cu_, Kraw_[t], E * L.query.rows, "gaqAttentionKraw");
+        allocate<Real>(cu_, expA_[t], E, "gaqAttentionExpA");
+        allocate<Real>(cu_, alpha_[t], E, "gaqAttentionAlpha");
+      }
+    }
+    if (model_.maxAttention > 0) {
+      allocate<Real>(cu_, bessel_, E * h.numBasis, "gaqEdgeBessel");
+      allocate<Real>(cu_, dbessel_, E * h.numBasis, "gaqEdgeDBessel");
+      allocate<Real>(cu_, env_, E, "gaqEdgeEnvelope");
+      allocate<Real>(cu_, denv_, E, "gaqEdgeDEnvelope");
+      allocate<Real>(cu_, gKraw_, E * model_.maxAttention, "gaqGradKraw");
+      allocate<Real>(cu_, gEnv_, E, "gaqGradEnvelope");
     }
   }
 
@@ -251,6 +272,10 @@ class Pipeline : public CudaPipeline {
     geo.d = devicePointer<Real>(d_), geo.Y = devicePointer<Real>(Y_), geo.basis = devicePointer<Real>(basis_);
     geo.dbasis = devicePointer<Real>(dbasis_), geo.gd = devicePointer<Real>(gd_), geo.gY = devicePointer<Real>(gY_);
     geo.frames = devicePointer<Real>(frames_);
+    if (model_.maxAttention > 0) {
+      geo.bessel = devicePointer<Real>(bessel_), geo.dbessel = devicePointer<Real>(dbessel_);
+      geo.env = devicePointer<Real>(env_), geo.denv = devicePointer<Real>(denv_);
+    }
     return geo;
   }
   LayerBuffers<Real> layer(int t) {
@@ -261,6 +286,11 @@ class Pipeline : public CudaPipeline {
     const bool quantized = model_.header.quantized != 0;  // else xq is x and xuPre is xu
     B.xq = quantized ? devicePointer<Real>(xq_[t]) : B.x;
     B.xuPre = quantized ? devicePointer<Real>(xuPre_[t]) : B.xu;
+    if (model_.layers[t].attention) {
+      B.Q = devicePointer<Real>(Q_[t]), B.Ks = devicePointer<Real>(Ks_[t]), B.Z = devicePointer<Real>(Z_[t]);
+      B.Kraw = devicePointer<Real>(Kraw_[t]), B.expA = devicePointer<Real>(expA_[t]);
+      B.alpha = devicePointer<Real>(alpha_[t]);
+    }
     return B;
   }
   GradBuffers<Real> grads(bool swapped) {
@@ -273,6 +303,8 @@ class Pipeline : public CudaPipeline {
     const bool quantized = model_.header.quantized != 0;  // else GxuPre is Gxu and Gxq is Gx
     G.GxuPre = quantized ? devicePointer<Real>(GxuPre_) : G.Gxu;
     G.Gxq = quantized ? devicePointer<Real>(Gxq_) : G.Gx;
+    G.gQ = devicePointer<Real>(gQ_);
+    if (model_.maxAttention > 0) G.gKraw = devicePointer<Real>(gKraw_), G.gEnv = devicePointer<Real>(gEnv_);
     return G;
   }
 
@@ -318,6 +350,12 @@ class Pipeline : public CudaPipeline {
       launch("gaqLinearUp", in, P, t, in, layer(t));
       if (P.quantized) launch("gaqQuantizeFeatures", channels, P, t, 1, channels, layer(t), geometry());
       launch("gaqRadialWeights", E, P, t, edges(), geometry(), layer(t));
+      if (L.attention) {
+        const int nodes = n_ * L.query.rows;
+        launch("gaqAttentionNode", nodes, P, t, nodes, layer(t));
+        launch("gaqAttentionEdge", E, P, t, edges(), geometry(), layer(t));
+        launch("gaqAttentionNormalize", n_, edges(), layer(t));
+      }
       launch("gaqAggregateMessages", paths, P, t, paths, edges(), geometry(), layer(t));
       launch("gaqGateInput", gate, P, t, gate, layer(t));
       launch("gaqGateOutput", out, P, t, out, layer(t));
@@ -342,6 +380,7 @@ class Pipeline : public CudaPipeline {
       const int gate = n_ * L.gate.dim, mid = n_ * L.mid.dim, blocks = n_ * L.in.count * P.channels, in = n_ * L.in.dim;
       launch("gaqGateGradient", gate, P, t, gate, layer(t), grads(swapped));
       launch("gaqMessageGradient", mid, P, t, mid, grads(swapped));
+      if (L.attention) launch("gaqAttentionGradient", n_, P, t, edges(), geometry(), layer(t), grads(swapped));
       launch("gaqUpGradient", blocks, P, t, blocks, edges(), geometry(), layer(t), grads(swapped));
       launch("gaqEdgeGradient", E, P, t, edges(), geometry(), layer(t), grads(swapped));
       const GradBuffers<Real> G = grads(swapped);
@@ -365,8 +404,9 @@ class Pipeline : public CudaPipeline {
   std::map<std::string, CUfunction> kernels_;
   CudaArray values_, ints_, codes_, scales_, layers_, particles_, species_, inverse_, pos_, count_, overflow_;
   CudaArray neighbour_, reverse_, r_, d_, Y_, basis_, dbasis_, gd_, gY_, gradR_, cellCount_, cellAtoms_;
-  CudaArray atomEnergy_, Gout_, gg_, GM_, Gxu_, Gx_, GxuPre_, Gxq_, frames_;
-  std::vector<CudaArray> x_, xq_, xuPre_, xu_, M_, g_, w_, dw_;
+  CudaArray atomEnergy_, Gout_, gg_, GM_, Gxu_, Gx_, GxuPre_, Gxq_, frames_, gQ_, gKraw_, gEnv_;
+  CudaArray bessel_, dbessel_, env_, denv_;
+  std::vector<CudaArray> x_, xq_, xuPre_, xu_, M_, g_, w_, dw_, Q_, Ks_, Z_, Kraw_, expA_, alpha_;
   int* hostOverflow_ = nullptr;
   CUevent overflowEvent_ = nullptr;
 };

@@ -46,17 +46,23 @@ Emulator<Real>::Emulator(const ModelData& data, std::vector<int> particles, std:
   const int T = params_.numLayers;
   x_.resize(T + 1), xq_.resize(T), xuPre_.resize(T), xu_.resize(T), w_.resize(T), dw_.resize(T), M_.resize(T),
       g_.resize(T);
+  Q_.resize(T), Ks_.resize(T), Z_.resize(T), Kraw_.resize(T), expA_.resize(T), alpha_.resize(T);
   const bool quantized = params_.quantized != 0;
   x_[0].resize(static_cast<size_t>(n_) * params_.channels);
   for (int t = 0; t < T; ++t) {
     const LayerRef& L = model_.layers[t];
     xu_[t].resize(static_cast<size_t>(n_) * L.in.dim), M_[t].resize(static_cast<size_t>(n_) * L.mid.dim);
     if (quantized) xq_[t].resize(xu_[t].size()), xuPre_[t].resize(xu_[t].size());
+    if (L.attention) {
+      const size_t A = L.query.rows;
+      Q_[t].resize(n_ * A), Ks_[t].resize(n_ * A), Z_[t].resize(n_);
+    }
     g_[t].resize(static_cast<size_t>(n_) * L.gate.dim), x_[t + 1].resize(static_cast<size_t>(n_) * L.out.dim);
   }
   const size_t D = static_cast<size_t>(n_) * model_.maxFeatureDim;
   atomEnergy_.resize(n_), Gout_.resize(D), gg_.resize(D), GM_.resize(D), Gxu_.resize(D), Gx_.resize(D);
   if (quantized) GxuPre_.resize(D), Gxq_.resize(D), frames_.resize(9 * static_cast<size_t>(n_));
+  if (model_.maxAttention > 0) gQ_.resize(static_cast<size_t>(n_) * model_.maxAttention);
   pos_.resize(3 * static_cast<size_t>(n_)), count_.resize(n_);
   // Smaller than the GPU glue's first rows (CudaGaqKernels.cpp), so that the tests run the overflow path.
   capacity_ = std::max(1, std::min(n_ - 1, 32));
@@ -72,8 +78,10 @@ Edges<Real> Emulator<Real>::edges() {
 
 template <typename Real>
 EdgeGeometry<Real> Emulator<Real>::geometry() {
-  return EdgeGeometry<Real>{d_.data(),  Y_.data(),  basis_.data(),  dbasis_.data(),
-                            gd_.data(), gY_.data(), frames_.data()};
+  EdgeGeometry<Real> geo{d_.data(), Y_.data(), basis_.data(), dbasis_.data(), gd_.data(), gY_.data(), frames_.data()};
+  if (model_.maxAttention > 0)
+    geo.bessel = bessel_.data(), geo.dbessel = dbessel_.data(), geo.env = env_.data(), geo.denv = denv_.data();
+  return geo;
 }
 
 template <typename Real>
@@ -83,6 +91,8 @@ LayerBuffers<Real> Emulator<Real>::layer(int t) {
   B.M = M_[t].data(), B.g = g_[t].data(), B.out = x_[t + 1].data();
   const bool quantized = params_.quantized != 0;  // else xq is x and xuPre is xu
   B.xq = quantized ? xq_[t].data() : B.x, B.xuPre = quantized ? xuPre_[t].data() : B.xu;
+  B.Q = Q_[t].data(), B.Ks = Ks_[t].data(), B.Z = Z_[t].data(), B.Kraw = Kraw_[t].data();
+  B.expA = expA_[t].data(), B.alpha = alpha_[t].data();
   return B;
 }
 
@@ -93,6 +103,7 @@ GradBuffers<Real> Emulator<Real>::grads() {
   G.gradR = gradR_.data();
   const bool quantized = params_.quantized != 0;  // else GxuPre is Gxu and Gxq is Gx
   G.GxuPre = quantized ? GxuPre_.data() : G.Gxu, G.Gxq = quantized ? Gxq_.data() : G.Gx;
+  G.gQ = gQ_.data(), G.gKraw = gKraw_.data(), G.gEnv = gEnv_.data();
   return G;
 }
 
@@ -123,6 +134,14 @@ void Emulator<Real>::forward(double* energy, std::vector<double>& slots) {
   d_.assign(E, 0), Y_.assign(static_cast<size_t>(E) * P.shDim, 0), gd_.assign(E, 0);
   gY_.assign(static_cast<size_t>(E) * P.shDim, 0);
   basis_.assign(static_cast<size_t>(E) * P.numBasis, 0), dbasis_.assign(basis_.size(), 0);
+  if (model_.maxAttention > 0) {
+    bessel_.assign(basis_.size(), 0), dbessel_.assign(basis_.size(), 0), env_.assign(E, 0), denv_.assign(E, 0);
+    for (int t = 0; t < P.numLayers; ++t)
+      if (model_.layers[t].attention) {
+        Kraw_[t].assign(static_cast<size_t>(E) * model_.layers[t].query.rows, 0);
+        expA_[t].assign(E, 0), alpha_[t].assign(E, 0);
+      }
+  }
   const EdgeGeometry<Real> geo = geometry();
   for (int s = 0; s < E; ++s) edgeGeometry(s, P, e, geo);
   if (P.quantized && P.localFrames)
@@ -140,6 +159,11 @@ void Emulator<Real>::forward(double* energy, std::vector<double>& slots) {
     if (P.quantized)
       for (int item = 0; item < channels; ++item) quantizeFeatures(item, P, t, 1, B, geo);
     for (int s = 0; s < E; ++s) radialWeights(s, P, t, e, geo, B);
+    if (L.attention) {
+      for (int item = 0; item < n_ * L.query.rows; ++item) attentionNode(item, P, t, B);
+      for (int s = 0; s < E; ++s) attentionEdge(s, P, t, e, geo, B);
+      for (int i = 0; i < n_; ++i) attentionNormalize(i, e, B);
+    }
     for (int item = 0; item < n_ * L.numPaths * P.channels; ++item) aggregateMessages(item, P, t, e, geo, B);
     for (int item = 0; item < n_ * L.gate.dim; ++item) gateInput(item, P, t, B);
     for (int item = 0; item < n_ * L.out.dim; ++item) gateOutput(item, P, t, B);
@@ -160,6 +184,7 @@ void Emulator<Real>::backward(const SystemView<Real>& system) {
   const Edges<Real> e = edges();
   const EdgeGeometry<Real> geo = geometry();
   gradR_.assign(3 * static_cast<size_t>(E), 0);
+  if (model_.maxAttention > 0) gKraw_.assign(static_cast<size_t>(E) * model_.maxAttention, 0), gEnv_.assign(E, 0);
   const int outDim = model_.layers.back().out.dim;
   for (int item = 0; item < n_ * outDim; ++item)
     readoutGradient(item, P, species_.data(), x_.back().data(), outDim, Gout_.data());
@@ -169,6 +194,8 @@ void Emulator<Real>::backward(const SystemView<Real>& system) {
     const GradBuffers<Real> G = grads();
     for (int item = 0; item < n_ * L.gate.dim; ++item) gateGradient(item, P, t, B, G);
     for (int item = 0; item < n_ * L.mid.dim; ++item) messageGradient(item, P, t, G);
+    if (L.attention)
+      for (int i = 0; i < n_; ++i) attentionGradient(i, P, t, e, geo, B, G.GM, G.gQ, G.gKraw, G.gEnv);
     for (int item = 0; item < n_ * L.in.count * P.channels; ++item) upGradient(item, P, t, e, geo, B, G);
     for (int s = 0; s < E; ++s) edgeGradient(s, P, t, e, geo, B, G);
     const int channels = n_ * L.in.count * P.channels;

@@ -59,12 +59,13 @@ class Emulator {
   int n_ = 0, capacity_ = 0, cellCapacity_ = 8, reruns_ = 0;
   // edges and geometry
   std::vector<int> inverse_, count_, neighbour_, reverse_, cellCount_, cellAtoms_;
-  std::vector<Real> pos_, r_, d_, Y_, basis_, dbasis_, gd_, gY_, frames_;
+  std::vector<Real> pos_, r_, d_, Y_, basis_, dbasis_, gd_, gY_, frames_, bessel_, dbessel_, env_, denv_;
   int overflow_[2] = {0, 0};  // Edges::overflow
   // per layer: x, xu, w, dw, M, g, out; gradients
   // per layer: x (t = 0..T, x[t + 1] the output of layer t), xu, w, dw, M, g; w4a8 also xq, xuPre
   std::vector<std::vector<Real>> x_, xq_, xuPre_, xu_, w_, dw_, M_, g_;
-  std::vector<Real> atomEnergy_, Gout_, gg_, GM_, Gxu_, GxuPre_, Gxq_, Gx_, gradR_;
+  std::vector<std::vector<Real>> Q_, Ks_, Z_, Kraw_, expA_, alpha_;  // attention, per layer
+  std::vector<Real> atomEnergy_, Gout_, gg_, GM_, Gxu_, GxuPre_, Gxq_, Gx_, gradR_, gQ_, gKraw_, gEnv_;
   Edges<Real> edges();
   EdgeGeometry<Real> geometry();
   LayerBuffers<Real> layer(int t);

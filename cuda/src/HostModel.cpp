@@ -77,7 +77,6 @@ Blocks blocks(const std::string& name, const Irreps& irreps) {
 }
 
 void checkSupported(const Model& m) {
-  if (m.attention) throw ModelError("the CUDA kernels do not run attention models yet (Reference and CPU platforms do)");
   if (m.numBasis > GAQ_MAX_BASIS) throw ModelError("num_basis exceeds the CUDA kernels' GAQ_MAX_BASIS");
   if (m.channels > GAQ_MAX_CHANNELS) throw ModelError("channels exceeds the CUDA kernels' GAQ_MAX_CHANNELS");
 }
@@ -148,6 +147,18 @@ HostModel buildHostModel(const ModelData& data) {
     }
     ref.residual = L.residual ? 1 : 0;
     ref.scalarActScale = L.scalarActScale, ref.gateActScale = L.gateActScale;
+    if (L.attention) {
+      const Attention& att = *L.attention;
+      if (att.query.rows > GAQ_MAX_ATTENTION)
+        throw ModelError(name + ".attention has width " + std::to_string(att.query.rows) +
+                         "; the CUDA kernels take at most GAQ_MAX_ATTENTION = " + std::to_string(GAQ_MAX_ATTENTION));
+      ref.attention = 1, ref.temperature = att.temperature;
+      ref.query = flat.matrix(name + ".attention.query", att.query);
+      ref.key = flat.matrix(name + ".attention.key", att.key);
+      ref.keyRadial = flat.matrix(name + ".attention.key_radial", att.keyRadial);
+      if (m.quantizesActivations()) ref.keyRadialIn = lsq(flat, att.keyRadialIn);
+      out.maxAttention = std::max(out.maxAttention, att.query.rows);
+    }
     if (m.quantizesActivations()) {
       blockQuants(flat, L.inQ, ref.inQ);
       blockQuants(flat, L.upQ, ref.upQ);
@@ -191,7 +202,8 @@ std::vector<std::pair<std::string, std::string>> kernelDefines(const HostModel& 
   // which the host uploads as bytes.
   return {{"GAQ_MAX_HIDDEN", text(std::max(model.header.hidden, model.header.readoutWidth))},
           {"GAQ_MAX_BASIS", text(model.header.numBasis)},
-          {"GAQ_MAX_CHANNELS", text(model.header.channels)}};
+          {"GAQ_MAX_CHANNELS", text(model.header.channels)},
+          {"GAQ_MAX_ATTENTION", text(std::max(1, model.maxAttention))}};
 }
 
 }  // namespace gaqmd::cuda

@@ -21,6 +21,7 @@ struct HostModel {
   Params<double> header;          // sizes and offsets; its pointers are null
   int maxFeatureDim = 0;          // the largest D_in, D_mid, D_gate, D_out of any layer
   int maxRadialWidth = 0;         // the largest P C
+  int maxAttention = 0;           // the largest attention width A (0: no attention)
 
   /// Params with the given arrays (host vectors or device copies converted to Real).
   template <typename Real>
@@ -41,9 +42,8 @@ struct HostModel {
   }
 };
 
-/// Validates (through the engine's decoder) and flattens `data`. ModelError for a model the CUDA
-/// kernels do not run (attention, w4a8; see docs/cuda.md) or sizes beyond the compile-time
-/// capacities of Layout.h.
+/// Validates (through the engine's decoder) and flattens `data`. ModelError for sizes beyond the
+/// compile-time capacities of Layout.h.
 HostModel buildHostModel(const ModelData& data);
 
 /// The #defines that size the kernels for `model` (GAQ_MAX_* of Layout.h).

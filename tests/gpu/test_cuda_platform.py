@@ -1,11 +1,11 @@
 """GaqForce on CUDA against the Reference platform (docs/cuda.md, "What waits for a GPU").
 
 Every mode (fp32 l_max 1 and 2, w4a32 with grouped scales, w4a8 with local frames, w4a8 with
-l = 2 MDDQ-fp16 blocks in global frames and log magnitudes, the naive w4a8 baseline) in single,
-mixed and double precision; a molecule in vacuum and dense triclinic periodic cells (whose
+l = 2 MDDQ-fp16 blocks in global frames and log magnitudes, the naive w4a8 baseline, attention in
+fp32 and w4a8) in single, mixed and double precision; a molecule in vacuum and dense triclinic periodic cells (whose
 neighbour rows overflow their first capacity, so the resize-and-rerun path runs); an ML subset
 inside a larger System with permuted particle order; forces equal to central differences of the
-CUDA energy; energies and forces that stay right over MD steps; a clear error for attention models.
+CUDA energy; energies and forces that stay right over MD steps.
 """
 
 import numpy as np
@@ -33,6 +33,8 @@ MODELS = {
     "w4a8-l2-mddq-fp16-global-log": ("w4a8", {"l_max": 2, "l2_mode": "mddq-fp16", "direction_frame": "global",
                                                "magnitude_log_domain": True}),
     "w4a8-naive": ("w4a8-naive", {"l_max": 1}),
+    "fp32-l2-attention": ("fp32", {"l_max": 2, "attention": True}),
+    "w4a8-attention-log": ("w4a8", {"l_max": 1, "attention": True, "magnitude_log_domain": True}),
 }
 _DESCRIPTIONS = {}
 
@@ -54,8 +56,9 @@ def description(name, ethanol):
         if mode == "fp32":
             model = make_model(**options)
         else:
-            quant = {key: value for key, value in options.items() if key != "l_max"}
-            model = quantized_model(mode, ethanol, l_max=options["l_max"], **quant)
+            quant = {key: value for key, value in options.items() if key not in ("l_max", "attention")}
+            model = quantized_model(mode, ethanol, l_max=options["l_max"], attention=options.get("attention", False),
+                                    **quant)
         _DESCRIPTIONS[name] = lower_model(model)
     return _DESCRIPTIONS[name]
 
@@ -175,7 +178,9 @@ def test_w4a8_periodic_cell_matches_reference(cuda_platform, ethanol):
     assert_close(energy_forces(cuda), energy_forces(reference), "double")
 
 
-def test_attention_model_is_refused_with_a_clear_error(cuda_platform, aspirin):
-    model = lower_model(make_model(attention=True))
-    with pytest.raises(openmm.OpenMMException, match="CUDA kernels do not run attention"):
-        make_context(model, aspirin.numbers, aspirin.positions, cuda_platform)
+def test_attention_periodic_cell_matches_reference(cuda_platform, ethanol):
+    numbers, positions, box = dense_cell(5, 2.2)
+    model = description("fp32-l2-attention", ethanol)
+    reference = make_context(model, numbers, positions, openmm.Platform.getPlatformByName("Reference"), box=box)
+    cuda = make_context(model, numbers, positions, cuda_platform, {"Precision": "double"}, box=box)
+    assert_close(energy_forces(cuda), energy_forces(reference), "double")

@@ -4,6 +4,7 @@
 // Scatter-free: the gradient of a neighbour's features is gathered through its own row, since
 // (i, j) is in j's row as (j, i) (Edges::reverse).
 
+#include "gaqmd/cuda/Attention.h"
 #include "gaqmd/cuda/Forward.h"
 
 namespace gaqmd::cuda {
@@ -19,6 +20,8 @@ struct GradBuffers {
   Real* Gxq = nullptr;  // (n, D_in) dE/dxq (w4a8; else the same buffer as Gx)
   Real* Gx = nullptr;    // (n, D_in) dE/dx: the layer below's Gout
   Real* gradR = nullptr; // (E, 3) dE/dr_e per edge slot
+  // attention: per atom gQ (n, A) = dE/dQ, per edge gKraw (E, A) = dE/dKraw, gEnv (E,)
+  Real *gQ = nullptr, *gKraw = nullptr, *gEnv = nullptr;
 };
 
 /// Thread (i, o): dE/dout of the last layer: the readout's gradient on the first C scalars.
@@ -97,7 +100,7 @@ GAQMD_HD inline void upGradient(int item, const Params<Real>& P, int t, Edges<Re
       if (e < 0) continue;
       const int i = rowOf(e, edges.capacity);
       contractSh(P.values + tp.cg, d1, d2, d3, geo.Y + e * P.shDim + tp.lSh * tp.lSh, cy);
-      const Real w = B.w[radialSlot(e, edges) * W + p * C + u];
+      const Real w = edgeWeight(L, B, e) * B.w[radialSlot(e, edges) * W + p * C + u];
       const Real* gm = G.GM + i * L.mid.dim + L.mid.offset[p] + u * d3;
       for (int a = 0; a < d1; ++a) {
         Real sum = 0;
@@ -106,8 +109,10 @@ GAQMD_HD inline void upGradient(int item, const Params<Real>& P, int t, Edges<Re
       }
     }
   }
-  for (int a = 0; a < d1; ++a)
-    G.Gxu[j * L.in.dim + L.in.offset[b] + u * d1 + a] = static_cast<Real>(P.messageScale) * acc[a];
+  const Real scale = messageScaleOf(P, L);
+  for (int a = 0; a < d1; ++a) G.Gxu[j * L.in.dim + L.in.offset[b] + u * d1 + a] = scale * acc[a];
+  if (L.attention && b == 0)  // query and key read the first C scalars, block 0
+    G.Gxu[j * L.in.dim + u] += static_cast<Real>(attentionInputGradient(P, L, j, u, edges, G.gQ, G.gKraw));
 }
 
 /// Thread e = (i, j): adds this layer's dE/dd (through the radial weights) and dE/dY of the edge.
@@ -118,7 +123,7 @@ GAQMD_HD inline void edgeGradient(int e, const Params<Real>& P, int t, Edges<Rea
   if (slotOf(e, edges.capacity) >= edges.count[i]) return;
   const LayerRef& L = P.layers[t];
   const int j = edges.neighbour[e], C = P.channels, W = L.numPaths * C;
-  const Real c = static_cast<Real>(P.messageScale);
+  const Real c = messageScaleOf(P, L) * edgeWeight(L, B, e);
   const Real* Y = geo.Y + e * P.shDim;
   Real gd = 0, gY[kMaxSh] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
   for (int p = 0; p < L.numPaths; ++p) {
@@ -143,6 +148,7 @@ GAQMD_HD inline void edgeGradient(int e, const Params<Real>& P, int t, Edges<Rea
       gd += c * dw * gT;
     }
   }
+  if (L.attention) gd += static_cast<Real>(attentionDistanceGradient(P, L, e, geo, G.gKraw, G.gEnv));
   geo.gd[e] += gd;
   for (int k = 0; k < P.shDim; ++k) geo.gY[e * P.shDim + k] += gY[k];
 }

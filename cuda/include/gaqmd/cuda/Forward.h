@@ -31,6 +31,24 @@ GAQMD_HD inline void edgeGeometry(int e, const Params<Real>& P, Edges<Real> edge
   }
   geo.gd[e] = 0;
   for (int k = 0; k < P.shDim; ++k) geo.gY[e * P.shDim + k] = 0;
+  if (geo.bessel) {  // attention reads the basis and the envelope separately
+    for (int k = 0; k < P.numBasis; ++k) {
+      geo.bessel[e * P.numBasis + k] = static_cast<Real>(basis[k]);
+      geo.dbessel[e * P.numBasis + k] = static_cast<Real>(dbasis[k]);
+    }
+    geo.env[e] = static_cast<Real>(f), geo.denv[e] = static_cast<Real>(df);
+  }
+}
+
+/// The weight of edge e's message: α_e with attention, else 1 (the plain sum is scaled once by
+/// messageScale = 1 / sqrt(avg_num_neighbors), messageScaleOf()).
+template <typename Real>
+GAQMD_HD inline Real edgeWeight(const LayerRef& L, const LayerBuffers<Real>& B, int e) {
+  return L.attention ? B.alpha[e] : Real(1);
+}
+template <typename Real>
+GAQMD_HD inline Real messageScaleOf(const Params<Real>& P, const LayerRef& L) {
+  return L.attention ? Real(1) : static_cast<Real>(P.messageScale);
 }
 
 /// Thread (i, u): layer 0's input x[i][u] = embedding[u, species_i].
@@ -117,7 +135,7 @@ GAQMD_HD inline void aggregateMessages(int item, const Params<Real>& P, int t, E
   for (int k = 0; k < edges.count[i]; ++k) {
     const int e = i * edges.capacity + k, j = edges.neighbour[e];
     contractSh(P.values + tp.cg, d1, d2, d3, geo.Y + e * P.shDim + tp.lSh * tp.lSh, cy);
-    const Real w = B.w[radialSlot(e, edges) * W + p * C + u];
+    const Real w = edgeWeight(L, B, e) * B.w[radialSlot(e, edges) * W + p * C + u];
     const Real* x = B.xu + j * L.in.dim + xOffset;
     for (int c = 0; c < d3; ++c) {
       Real sum = 0;
@@ -126,7 +144,7 @@ GAQMD_HD inline void aggregateMessages(int item, const Params<Real>& P, int t, E
     }
   }
   for (int c = 0; c < d3; ++c)
-    B.M[i * L.mid.dim + L.mid.offset[p] + u * d3 + c] = static_cast<Real>(P.messageScale) * acc[c];
+    B.M[i * L.mid.dim + L.mid.offset[p] + u * d3 + c] = messageScaleOf(P, L) * acc[c];
 }
 
 /// Thread (i, o): g[i][o] = linear_down(M_i)[o] + self_connection(xq_i)[o].

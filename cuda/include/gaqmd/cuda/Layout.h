@@ -23,6 +23,9 @@
 #ifndef GAQ_MAX_BASIS
 #define GAQ_MAX_BASIS 32  // K
 #endif
+#ifndef GAQ_MAX_ATTENTION
+#define GAQ_MAX_ATTENTION 64  // attention width A
+#endif
 #ifndef GAQ_MAX_BLOCKS
 #define GAQ_MAX_BLOCKS 32  // irreps blocks of a feature vector (and tensor-product paths)
 #endif
@@ -101,6 +104,12 @@ struct LayerRef {
   // w4a8: in_q on x, up_q on x_up (per block), LSQ of each radial matrix's input and of its output
   BlockQuant inQ[GAQ_MAX_BLOCKS], upQ[GAQ_MAX_BLOCKS];
   LsqRef radialIn[3], radialOut;
+  // attention (format.md, "Attention"): A = query.rows; query, key (A, C) on the first C scalars of
+  // x_up, keyRadial (A, K) on the Bessel basis (LSQ keyRadialIn in w4a8), temperature τ
+  int attention = 0;
+  MatrixRef query, key, keyRadial;
+  LsqRef keyRadialIn;
+  double temperature = 1.0;
 };
 
 struct ReadoutRef {
@@ -143,6 +152,9 @@ struct LayerBuffers {
   Real* M = nullptr;    // (n, D_mid) aggregated messages
   Real* g = nullptr;    // (n, D_gate) gate input
   Real* out = nullptr;  // (n, D_out)
+  // attention: per atom Q = W_q s, Ks = W_k s (n, A), Z (n,) the softmax denominator; per edge slot
+  // Kraw = Ks_j + W_r ê (E, A), expA = exp(a_e) (E,), alpha (E,) the normalized weight
+  Real *Q = nullptr, *Ks = nullptr, *Z = nullptr, *Kraw = nullptr, *expA = nullptr, *alpha = nullptr;
 };
 
 /// Directed edges in rows of `capacity` slots per center atom i: slot e = i capacity + k,
@@ -167,6 +179,8 @@ struct EdgeGeometry {
   Real* gd = nullptr;     // (E,) dE/dd through the radial weights, summed over layers
   Real* gY = nullptr;     // (E, shDim) dE/dY summed over layers
   Real* frames = nullptr; // (n, 9) local frames, rows e1 e2 e3 (w4a8 with local frames)
+  // attention: the Bessel basis alone (E, K) and its d-derivative, the envelope (E,) and its derivative
+  Real *bessel = nullptr, *dbessel = nullptr, *env = nullptr, *denv = nullptr;
 };
 
 /// Whether the neighbour search of this step ran out of row or cell slots (Edges::overflow).
