@@ -119,9 +119,14 @@ void check(const char* kind, const std::vector<double>& points, int trials) {
     if (t % 97 == 0) batch.insert(batch.end(), {0.0, 0.0, 0.0}), expected.push_back(0);  // zero vectors
   }
   std::vector<int> found(expected.size(), -1);
-  book.nearestBatch(batch.data(), static_cast<int>(expected.size()), found.data());
-  for (size_t k = 0; k < expected.size(); ++k)
+  std::vector<double> winners(3 * expected.size());
+  book.nearestBatch(batch.data(), static_cast<int>(expected.size()), found.data(), winners.data());
+  for (size_t k = 0; k < expected.size(); ++k) {
     CHECK(found[k] == expected[k], "K = %d: nearestBatch entry %zu gives %d, nearest %d", K, k, found[k], expected[k]);
+    const double* p = book.point(expected[k]);
+    CHECK(winners[3 * k] == p[0] && winners[3 * k + 1] == p[1] && winners[3 * k + 2] == p[2],
+          "K = %d: nearestBatch entry %zu: winner coordinates are not point %d's", K, k, expected[k]);
+  }
   const double zero[3] = {0, 0, 0}, nan[3] = {NAN, 0, 0};
   CHECK(book.nearest(zero) == 0 && book.nearest(nan) == 0, "zero/NaN direction must give index 0");
   // Exact tie: a codebook holding the same point twice gives the lower index.

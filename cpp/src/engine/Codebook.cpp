@@ -167,21 +167,24 @@ int Codebook::cellOf(const double* u) const {
 }
 
 int Codebook::bestOf(const double* u, int cell) const {
+  if (cell < 0) return -1;
   double best = -std::numeric_limits<double>::infinity();
-  int index = 0;
-  if (cell < 0) return index;
+  int winner = -1;
   for (int e = offsets_[cell]; e < offsets_[cell + 1]; ++e) {
     const double score = math::codebookScore(u, candidates_[e].p);
     const bool better = score > best;  // selects, not branches: which candidate wins is unpredictable
     best = better ? score : best;
-    index = better ? candidates_[e].index : index;
+    winner = better ? e : winner;
   }
-  return index;
+  return winner;
 }
 
-int Codebook::nearest(const double* u) const { return bestOf(u, cellOf(u)); }
+int Codebook::nearest(const double* u) const {
+  const int winner = bestOf(u, cellOf(u));
+  return winner < 0 ? 0 : candidates_[winner].index;
+}
 
-void Codebook::nearestBatch(const double* u, int n, int* out) const {
+void Codebook::nearestBatch(const double* u, int n, int* out, double* winners) const {
   constexpr int kChunk = 32;
   int cells[kChunk];
   for (int i0 = 0; i0 < n; i0 += kChunk) {
@@ -196,7 +199,15 @@ void Codebook::nearestBatch(const double* u, int n, int* out) const {
         const char* last = reinterpret_cast<const char*>(&candidates_[offsets_[cells[i] + 1]]);
         for (const char* line = first; line < last; line += 64) __builtin_prefetch(line);
       }
-    for (int i = 0; i < count; ++i) out[i0 + i] = bestOf(u + 3 * (i0 + i), cells[i]);
+    for (int i = 0; i < count; ++i) {
+      const int winner = bestOf(u + 3 * (i0 + i), cells[i]);
+      const int k = winner < 0 ? 0 : candidates_[winner].index;
+      out[i0 + i] = k;
+      if (winners) {
+        const double* p = winner < 0 ? point(0) : candidates_[winner].p;
+        std::copy(p, p + 3, winners + 3 * (i0 + i));
+      }
+    }
   }
 }
 

@@ -182,9 +182,10 @@ namespace {
 void mddqForward(const Model& m, const Mddq& q, int mul, const double* x, double* xq, MddqState& st, int atom,
                  const double* frame) {
   // Directions (in the frame) of the nonzero vectors, looked up together (Codebook::nearestBatch).
-  thread_local std::vector<double> dirs;
+  thread_local std::vector<double> dirs, winners;
   thread_local std::vector<int> found;
   dirs.assign(3 * static_cast<size_t>(mul), 0.0);
+  winners.resize(3 * static_cast<size_t>(mul));
   found.resize(mul);
   for (int u = 0; u < mul; ++u) {
     const double* v = x + 3 * u;
@@ -194,7 +195,7 @@ void mddqForward(const Model& m, const Mddq& q, int mul, const double* x, double
     if (frame) math::frameApply(frame, dir, &dirs[3 * u]);
     else std::copy(dir, dir + 3, &dirs[3 * u]);
   }
-  m.codebook->nearestBatch(dirs.data(), mul, found.data());
+  m.codebook->nearestBatch(dirs.data(), mul, found.data(), winners.data());
   for (int u = 0; u < mul; ++u) {
     const size_t k = static_cast<size_t>(atom) * mul + u;
     const double* v = x + 3 * u;
@@ -209,10 +210,10 @@ void mddqForward(const Model& m, const Mddq& q, int mul, const double* x, double
     } else {
       const double logMin = q.logDomain ? q.logMin[u] : 0.0;
       st.mHat[k] = math::mddqMagnitude(mag, q.scale[u], q.qmax, q.logDomain, logMin, &st.inRange[k]);
+      const double* p = &winners[3 * u];  // = m.codebook->point(found[u])
       if (frame) {
-        math::frameApplyTransposed(frame, m.codebook->point(found[u]), c);
+        math::frameApplyTransposed(frame, p, c);
       } else {
-        const double* p = m.codebook->point(found[u]);
         c[0] = p[0], c[1] = p[1], c[2] = p[2];
       }
     }

@@ -19,9 +19,11 @@ class Codebook {
 
   /// Index of the best point for direction u (any norm); the zero vector (or NaN) gives 0.
   int nearest(const double* u) const;
-  /// nearest() of n directions u (n, 3) -> out (n), the same results; the memory accesses of the
-  /// lookups are prefetched stage by stage so that their cache misses overlap.
-  void nearestBatch(const double* u, int n, int* out) const;
+  /// nearest() of n directions u (n, 3) -> out (n), the same results, and (unless nullptr) the
+  /// winners' coordinates -> winners (n, 3), read from the table's copy that the lookup has just
+  /// loaded; the memory accesses of the lookups are prefetched stage by stage so that their cache
+  /// misses overlap.
+  void nearestBatch(const double* u, int n, int* out, double* winners = nullptr) const;
   /// The brute-force reference (all K scores).
   int nearestBruteForce(const double* u) const;
 
@@ -40,7 +42,7 @@ class Codebook {
   };
 
   int cellOf(const double* u) const;  // -1 for the zero vector / NaN / infinite components
-  int bestOf(const double* u, int cell) const;
+  int bestOf(const double* u, int cell) const;  // the winning entry of candidates_, -1: none
   void build(double cellScale);
   bool beatenEverywhere(int k, const std::vector<int>& listed, const double (*corners)[3]) const;
 
