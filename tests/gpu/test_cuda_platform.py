@@ -157,7 +157,8 @@ def test_forces_are_central_differences_of_the_energy(cuda_platform, ethanol, as
 
 
 def test_md_steps_stay_equal_to_reference(cuda_platform, ethanol):
-    """Verlet steps on CUDA (mixed precision, 0.1 fs, from 300 K velocities), then the CUDA state against Reference at the same positions."""
+    """50 Verlet steps on CUDA (mixed precision, 0.1 fs, from 300 K velocities), then the CUDA state
+    against Reference at the same positions."""
     numbers, positions, box = dense_cell(5, 2.2, seed=4)
     model = description("fp32-l1", ethanol)
     cuda = make_context(model, numbers, positions, cuda_platform, {"Precision": "mixed"}, box=box)
