@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "ComputeForceInfo.h"
@@ -201,6 +202,12 @@ class Pipeline : public CudaPipeline {
   void allocateRows() {
     const size_t E = static_cast<size_t>(n_) * capacity_;
     const Params<double>& h = model_.header;
+    // The kernels index per-edge arrays with 32-bit ints.
+    const size_t widest = std::max({static_cast<size_t>(model_.maxRadialWidth), static_cast<size_t>(model_.maxAttention),
+                                    static_cast<size_t>(h.numBasis), static_cast<size_t>(h.shDim)});
+    if (E * widest > static_cast<size_t>(std::numeric_limits<int>::max()))
+      throw OpenMMException("GaqForce (CUDA): " + std::to_string(n_) + " ML atoms with " + std::to_string(capacity_) +
+                            " neighbour slots each exceed the kernels' 32-bit indexing of per-edge arrays");
     allocate<int>(cu_, neighbour_, E, "gaqNeighbour");
     allocate<int>(cu_, reverse_, E, "gaqReverse");
     allocate<Real>(cu_, r_, 3 * E, "gaqEdgeR");
