@@ -3,12 +3,14 @@
 # nvcc, Python 3.12 and torch but no internet, with the wheels of openmm 8.6.1 (cp312),
 # OpenMM-CUDA-13 8.6.1, ase and vesin carried in .whl/ (see docs/cuda.md for the download line):
 # installs them, builds gaqmd with GAQMD_CUDA=ON, runs the C++ tests, the GPU tests and, with
-# --bench, benchmarks/gpu_speed.py. Results go to $OUT (or ./gpu-out).
+# --bench, benchmarks/gpu_speed.py. Results go to $OUT (or ./gpu-out): at most 7 files (the device
+# tool returns 8); the configure and build logs stay in /tmp/gaqmd-logs unless a step fails.
 #   bash cuda/gpu_session.sh [--bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-out}"
-mkdir -p "$OUT"
+mkdir -p "$OUT" /tmp/gaqmd-logs
+LOGS=/tmp/gaqmd-logs
 PY=python3
 $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site:$PWD/python OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
@@ -32,12 +34,14 @@ $PY -c "import openmm; print('OpenMM', openmm.__version__, [openmm.Platform.getP
 GENERATOR=(); command -v ninja > /dev/null && GENERATOR=(-G Ninja)
 cmake -S . -B build/gpu "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v $PY)" -DGAQMD_CUDA=ON \
   -DGAQMD_OPENMM_CUDA_LIBRARY=/tmp/site/OpenMM.libs/lib/plugins/libOpenMMCUDA.so \
-  -DGAQMD_NVRTC_LIBRARY="$NVIDIA_LIB/libnvrtc.so.13" > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
-cmake --build build/gpu -j16 > "$OUT/build.log" 2>&1 || { grep -B2 -A8 "error" "$OUT/build.log" | head -60; exit 1; }
+  -DGAQMD_NVRTC_LIBRARY="$NVIDIA_LIB/libnvrtc.so.13" > $LOGS/cmake.log 2>&1 \
+  || { cp $LOGS/cmake.log "$OUT/"; tail -30 $LOGS/cmake.log; exit 1; }
+cmake --build build/gpu -j16 > $LOGS/build.log 2>&1 \
+  || { cp $LOGS/build.log "$OUT/"; grep -B2 -A8 "error" $LOGS/build.log | head -60; exit 1; }
 cp build/gpu/_core*.so python/gaqmd/
 # A failing stage is reported and the next one still runs.
 (cd build/gpu && ctest --output-on-failure -R "cuda|engine" 2>&1 | tail -15) | tee "$OUT/ctest.txt" || true
-$PY tests/gpu/report_errors.py --output "$OUT/cuda_errors.json" 2>&1 | tail -40 | tee "$OUT/cuda_errors.txt" || true
+$PY tests/gpu/report_errors.py 2>&1 | tail -60 | tee "$OUT/cuda_errors.txt" || true
 $PY -m pytest tests/gpu -m gpu -q -x -p no:cacheprovider 2>&1 | tail -30 | tee "$OUT/pytest_gpu.txt" || true
 if [[ "${1:-}" == "--bench" ]]; then
   $PY benchmarks/gpu_speed.py --output "$OUT" 2>&1 | tail -40 | tee "$OUT/gpu_speed.txt" || true
