@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-out}"
 mkdir -p "$OUT" /tmp/gaqmd-logs
 LOGS=/tmp/gaqmd-logs
-PY=python3
-$PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+PY=${PY:-python3}          # overridable, with WHEELS and JOBS, for a dry run elsewhere
+WHEELS=${WHEELS:-.whl}
+JOBS=${JOBS:-16}
+$PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl
 export PYTHONPATH=/tmp/site:$PWD/python OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 # libOpenMMCUDA.so finds nvrtc and cufft through $ORIGIN/../../../nvidia/cu13/lib: here they come with torch.
 # The folders of libnvrtc.so.13 (first) and libcufft.so.12 among the installed nvidia packages.
@@ -36,9 +38,10 @@ cmake -S . -B build/gpu "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DPython_EX
   -DGAQMD_OPENMM_CUDA_LIBRARY=/tmp/site/OpenMM.libs/lib/plugins/libOpenMMCUDA.so \
   -DGAQMD_NVRTC_LIBRARY="$NVIDIA_LIB/libnvrtc.so.13" > $LOGS/cmake.log 2>&1 \
   || { cp $LOGS/cmake.log "$OUT/"; tail -30 $LOGS/cmake.log; exit 1; }
-cmake --build build/gpu -j16 > $LOGS/build.log 2>&1 \
+cmake --build build/gpu -j"$JOBS" > $LOGS/build.log 2>&1 \
   || { cp $LOGS/build.log "$OUT/"; grep -B2 -A8 "error" $LOGS/build.log | head -60; exit 1; }
-cp build/gpu/_core*.so python/gaqmd/
+# gaqmd._core next to the Python package (a checkout that already has one, e.g. a developer's link, keeps it)
+compgen -G "python/gaqmd/_core*.so" > /dev/null || cp build/gpu/_core*.so python/gaqmd/
 # A failing stage is reported and the next one still runs.
 (cd build/gpu && ctest --output-on-failure -R "cuda|engine" 2>&1 | tail -15) | tee "$OUT/ctest.txt" || true
 $PY tests/gpu/report_errors.py 2>&1 | tail -60 | tee "$OUT/cuda_errors.txt" || true
