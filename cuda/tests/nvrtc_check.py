@@ -1,8 +1,9 @@
 """Compiles the generated CUDA kernel source with NVRTC, as CudaContext::createModule will at run time.
 
 No GPU is needed: NVRTC only translates to PTX. The source gets the preamble OpenMM 8.6 puts in front
-of a module (its #defines, then the real/mixed typedefs), for single, mixed and double precision and
-compute capabilities 8.0 and 9.0.
+of a module (its #defines, then the real/mixed typedefs) and OpenMM's compiler options (the arch and
+--use_fast_math; NVRTC's default C++17), for single, mixed and double precision and compute
+capabilities 8.0 and 9.0.
 
 Usage: python nvrtc_check.py KERNELS.cu LIBNVRTC.so
 (KERNELS.cu: build/.../gaqmd_cuda/gaqKernelsAll.cu; libnvrtc: e.g. from the nvidia-cuda-nvrtc wheel.)
@@ -33,7 +34,7 @@ def compile_ptx(nvrtc, source: str, arch: str) -> tuple[bool, str]:
     status = nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"gaqKernels.cu", 0, None, None)
     if status != 0:
         return False, f"nvrtcCreateProgram failed ({status})"
-    options = [f"-arch=compute_{arch}".encode(), b"-std=c++17"]
+    options = [f"-arch=compute_{arch}".encode(), b"--use_fast_math"]  # OpenMM 8.6's options
     array = (ctypes.c_char_p * len(options))(*options)
     status = nvrtc.nvrtcCompileProgram(program, len(options), array)
     size = ctypes.c_size_t()
