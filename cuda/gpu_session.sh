@@ -3,9 +3,10 @@
 # nvcc, Python 3.12 and torch but no internet, with the wheels of openmm 8.6.1 (cp312),
 # OpenMM-CUDA-13 8.6.1, ase and vesin carried in .whl/ (see docs/cuda.md for the download line):
 # installs them, builds gaqmd with GAQMD_CUDA=ON, runs the C++ tests, the GPU tests and, with
-# --bench, benchmarks/gpu_speed.py. Results go to $OUT (or ./gpu-out): at most 7 files (the device
-# tool returns 8); the configure and build logs stay in /tmp/gaqmd-logs unless a step fails.
-#   bash cuda/gpu_session.sh [--bench]
+# --bench, benchmarks/gpu_speed.py; --bench-only skips the tests (and the build when build/gpu has
+# it). Results go to $OUT (or ./gpu-out): at most 7 files (the device tool returns 8); the configure
+# and build logs stay in /tmp/gaqmd-logs unless a step fails.
+#   bash cuda/gpu_session.sh [--bench | --bench-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-out}"
@@ -33,6 +34,11 @@ export LD_LIBRARY_PATH="$NVIDIA_LIBS:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,driver_version --format=csv | tee "$OUT/device.txt" || true
 $PY -c "import openmm; print('OpenMM', openmm.__version__, [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())])" | tee -a "$OUT/device.txt"
 
+MODE=${1:-tests}
+if [[ "$MODE" == "--bench-only" && -n "$(compgen -G 'build/gpu/libgaqmdCUDA.so')" ]]; then
+  $PY benchmarks/gpu_speed.py --output "$OUT" 2>&1 | tail -40 | tee "$OUT/gpu_speed.txt"
+  exit 0
+fi
 GENERATOR=(); command -v ninja > /dev/null && GENERATOR=(-G Ninja)
 cmake -S . -B build/gpu "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v $PY)" -DGAQMD_CUDA=ON \
   -DGAQMD_OPENMM_CUDA_LIBRARY=/tmp/site/OpenMM.libs/lib/plugins/libOpenMMCUDA.so \
@@ -43,9 +49,11 @@ cmake --build build/gpu -j"$JOBS" > $LOGS/build.log 2>&1 \
 # gaqmd._core next to the Python package (a checkout that already has one, e.g. a developer's link, keeps it)
 compgen -G "python/gaqmd/_core*.so" > /dev/null || cp build/gpu/_core*.so python/gaqmd/
 # A failing stage is reported and the next one still runs.
-(cd build/gpu && ctest --output-on-failure -R "cuda|engine" 2>&1 | tail -15) | tee "$OUT/ctest.txt" || true
-$PY tests/gpu/report_errors.py 2>&1 | tail -60 | tee "$OUT/cuda_errors.txt" || true
-$PY -m pytest tests/gpu -m gpu -q -x -p no:cacheprovider 2>&1 | tail -30 | tee "$OUT/pytest_gpu.txt" || true
-if [[ "${1:-}" == "--bench" ]]; then
+if [[ "$MODE" != "--bench-only" ]]; then
+  (cd build/gpu && ctest --output-on-failure -R "cuda|engine" 2>&1 | tail -15) | tee "$OUT/ctest.txt" || true
+  $PY tests/gpu/report_errors.py 2>&1 | tail -60 | tee "$OUT/cuda_errors.txt" || true
+  $PY -m pytest tests/gpu -m gpu -q -x -p no:cacheprovider 2>&1 | tail -30 | tee "$OUT/pytest_gpu.txt" || true
+fi
+if [[ "$MODE" == "--bench" || "$MODE" == "--bench-only" ]]; then
   $PY benchmarks/gpu_speed.py --output "$OUT" 2>&1 | tail -40 | tee "$OUT/gpu_speed.txt" || true
 fi
