@@ -1,9 +1,10 @@
 // Math pieces of the engine: spherical-harmonic and envelope derivatives against central finite
-// differences, int4 unpacking, LSQ rounding, half-precision rounding. Plain asserts: exit code 1 on
-// the first failure. With an argument FILE: also checks roundToHalf against reference pairs
+// differences, int4 unpacking, LSQ rounding, half-precision rounding, and the key table of the w4a8
+// radial cache. Plain asserts: exit code 1 on the first failure. With an argument FILE: also checks roundToHalf against reference pairs
 // (float64 x, float16 bits, little-endian, 10 bytes each) that tests/unit/test_engine_kinds.py
 // writes with numpy.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "gaqmd/engine/Kernels.h"
+#include "gaqmd/engine/State.h"
 #include "gaqmd/math/activations.h"
 #include "gaqmd/math/quant.h"
 #include "gaqmd/math/radial.h"
@@ -210,6 +212,31 @@ void testRadialActivate() {
   }
 }
 
+/// RadialCache finds every inserted key (one byte per radial input code: keys that differ in one
+/// byte, the top one included, as neighbouring distances give) and no other, through many regrowths.
+void testRadialCacheKeys() {
+  gaqmd::RadialCache cache;
+  std::vector<uint64_t> keys;
+  const uint64_t base = 0x7f7f7f7f7f7f7f7full;
+  for (int byte = 0; byte < 8; ++byte)
+    for (uint64_t v = 0; v < 255; ++v) keys.push_back((base & ~(0xffull << (8 * byte))) | (v << (8 * byte)));
+  std::mt19937_64 rng(3);
+  for (int k = 0; k < 20000; ++k) keys.push_back(rng());
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::shuffle(keys.begin(), keys.end(), rng);
+  for (size_t k = 0; k < keys.size(); ++k) {
+    CHECK(cache.find(keys[k]) == -1, "key %zu found before its insertion", k);
+    CHECK(cache.insert(keys[k]) == static_cast<int>(k), "insert %zu returned a wrong entry", k);
+  }
+  for (size_t k = 0; k < keys.size(); ++k)
+    CHECK(cache.find(keys[k]) == static_cast<int>(k), "key %zu: found entry %d", k, cache.find(keys[k]));
+  CHECK(cache.find(base ^ 1ull << 63) == -1 || std::count(keys.begin(), keys.end(), base ^ 1ull << 63) == 1,
+        "an absent key was found");
+  cache.clear();
+  CHECK(cache.count() == 0 && cache.find(keys[0]) == -1, "clear() must empty the cache");
+}
+
 int main(int argc, char** argv) {
   if (argc > 1) testRoundToHalfFile(argv[1]);
   testRoundToHalf();
@@ -218,6 +245,7 @@ int main(int argc, char** argv) {
   testShGradient();
   testRadialDerivatives();
   testInt4AndLsq();
+  testRadialCacheKeys();
   std::printf("test_engine_math: ok\n");
   return 0;
 }

@@ -102,7 +102,16 @@ namespace {
 constexpr size_t kCacheBytesPerLayer = size_t{64} << 20;  // beyond this the cache restarts empty
 constexpr int kNotCacheable = -2;                          // pairEntry of a pair computed exactly
 
-uint64_t hashKey(uint64_t key) { return key * 0x9E3779B97F4A7C15ull; }
+/// Slot of a key in a table of `size` (a power of two) slots: every key bit reaches the low bits
+/// (the keys differ mostly in single bytes).
+size_t slotOf(uint64_t key, size_t size) {
+  key ^= key >> 33;
+  key *= 0xff51afd7ed558ccdull;
+  key ^= key >> 33;
+  key *= 0xc4ceb9fe1a85ec53ull;
+  key ^= key >> 33;
+  return static_cast<size_t>(key) & (size - 1);
+}
 
 /// The input codes of one pair and their masked tangents t (K); false if a code is not finite.
 bool inputCodes(const Lsq& q, int K, const double* e, const double* de, double env, double denv, uint64_t* key,
@@ -152,7 +161,7 @@ void RadialCache::clear() {
 int RadialCache::find(uint64_t key) const {
   if (slotEntry.empty()) return -1;
   const size_t mask = slotEntry.size() - 1;
-  for (size_t i = hashKey(key) >> 32 & mask;; i = (i + 1) & mask) {
+  for (size_t i = slotOf(key, slotEntry.size());; i = (i + 1) & mask) {
     if (slotEntry[i] < 0) return -1;
     if (slotKey[i] == key) return slotEntry[i];
   }
@@ -162,20 +171,21 @@ int RadialCache::insert(uint64_t key) {
   const int index = count();
   entryKey.push_back(key);
   if (2 * entryKey.size() > slotEntry.size()) {  // keep the load at most 1/2
-    const size_t size = std::max<size_t>(1024, 4 * entryKey.size());
+    size_t size = 1024;
+    while (size < 4 * entryKey.size()) size *= 2;
     slotKey.assign(size, 0), slotEntry.assign(size, -1);
-    for (int e = 0; e < count(); ++e) {
-      size_t i = hashKey(entryKey[e]) >> 32 & (size - 1);
-      while (slotEntry[i] >= 0) i = (i + 1) & (size - 1);
-      slotKey[i] = entryKey[e], slotEntry[i] = e;
-    }
-    return index;
+    for (int e = 0; e < count(); ++e) place(entryKey[e], e);
+  } else {
+    place(key, index);
   }
-  const size_t mask = slotEntry.size() - 1;
-  size_t i = hashKey(key) >> 32 & mask;
-  while (slotEntry[i] >= 0) i = (i + 1) & mask;
-  slotKey[i] = key, slotEntry[i] = index;
   return index;
+}
+
+void RadialCache::place(uint64_t key, int entry) {
+  const size_t mask = slotEntry.size() - 1;
+  size_t i = slotOf(key, slotEntry.size());
+  while (slotEntry[i] >= 0) i = (i + 1) & mask;
+  slotKey[i] = key, slotEntry[i] = entry;
 }
 
 bool radialCacheable(const Model& m, const Layer& L) {

@@ -51,6 +51,7 @@ struct RadialCache {
   void clear();
   int find(uint64_t key) const;  // -1: absent
   int insert(uint64_t key);      // appends an entry (absent key), returns its index
+  void place(uint64_t key, int entry);  // into a free slot (the table has one)
 };
 
 /// Everything one evaluation computes; Engine keeps States between calls (their vectors keep
