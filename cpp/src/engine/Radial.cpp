@@ -195,18 +195,6 @@ bool radialCacheable(const Model& m, const Layer& L) {
          q.qmin == std::floor(q.qmin) && q.qmax == std::floor(q.qmax) && q.qmin <= q.qmax && q.qmax - q.qmin <= 255.0;
 }
 
-/// The pairs ordered by entry (counting sort; the exactly computed pairs first), so that pairs
-/// sharing an entry read its Jacobian once from memory.
-void pairsByEntry(const std::vector<int>& entry, int entries, std::vector<int>& order) {
-  const auto bucket = [](int e) { return e == kNotCacheable ? 0 : e + 1; };
-  thread_local std::vector<int> start;
-  start.assign(entries + 2, 0);
-  for (int e : entry) ++start[bucket(e) + 1];
-  for (int b = 0; b <= entries; ++b) start[b + 1] += start[b];
-  order.resize(entry.size());
-  for (int p = 0; p < static_cast<int>(entry.size()); ++p) order[start[bucket(entry[p])]++] = p;
-}
-
 void radialCached(const Model& m, int layer, LayerState& ls, State& s, int threads) {
   const Layer& L = m.layers[layer];
   const int P = s.list->numPairs(), K = m.numBasis, Wp = L.Wp;
@@ -233,10 +221,8 @@ void radialCached(const Model& m, int layer, LayerState& ls, State& s, int threa
     for (int e = known + begin; e < known + end; ++e) computeEntry(m, L, cache, e);
   });
   ls.w.resize(static_cast<size_t>(P) * Wp), ls.dw.resize(static_cast<size_t>(P) * Wp);
-  pairsByEntry(s.pairEntry, cache.count(), s.pairOrder);
   parallelFor(P, threads, [&](int begin, int end) {
-    for (int o = begin; o < end; ++o) {
-      const int p = s.pairOrder[o];
+    for (int p = begin; p < end; ++p) {
       double* w = &ls.w[static_cast<size_t>(p) * Wp];
       double* dw = &ls.dw[static_cast<size_t>(p) * Wp];
       if (s.pairEntry[p] == kNotCacheable) {

@@ -66,7 +66,6 @@ struct State {
   std::vector<uint64_t> pairKey;                        // per pair: radial input codes (w4a8)
   std::vector<int> pairEntry;                           // per pair: its RadialCache entry
   std::vector<double> pairTangent;                      // (P, K) masked radial input tangents
-  std::vector<int> pairOrder;                           // the pairs ordered by RadialCache entry
   std::vector<LayerState> layers;
   std::vector<double> readoutH, readoutH2, atomEnergy;  // (n, R) pre-SiLU, (n, R) post, (n,)
   // backward
