@@ -3,19 +3,39 @@
 Used by the ASE calculator and the checks; OpenMM runs the same engine through GaqForce.
 """
 
+import ctypes
+import functools
+import os
+from pathlib import Path
+
 import numpy as np
 
 from gaqmd.data import species_index
 from gaqmd.export.source import ModelSource, model_description
 
 
+@functools.cache
 def core():
-    """The compiled module gaqmd._core (imported after openmm, whose libOpenMM.so it links against)."""
-    import openmm  # noqa: F401
+    """The compiled module gaqmd._core (imported after openmm, whose libOpenMM.so it links against),
+    with the CalcGaqForce kernel registered on Reference and CPU, and on CUDA where the plugin
+    libgaqmdCUDA.so and OpenMM's CUDA platform are both installed (see cuda_plugin_path)."""
+    import openmm
 
     from gaqmd import _core
 
+    _core.register_kernels()
+    plugin = cuda_plugin_path()
+    if plugin is not None and "CUDA" in {openmm.Platform.getPlatform(k).getName() for k in range(openmm.Platform.getNumPlatforms())}:
+        ctypes.CDLL(str(plugin), mode=ctypes.RTLD_GLOBAL).gaqmdRegisterCudaKernels()
     return _core
+
+
+def cuda_plugin_path() -> Path | None:
+    """libgaqmdCUDA.so from $GAQMD_CUDA_PLUGIN, else next to the package (installed builds), else None."""
+    if os.environ.get("GAQMD_CUDA_PLUGIN"):
+        return Path(os.environ["GAQMD_CUDA_PLUGIN"])
+    installed = Path(__file__).parent / "libgaqmdCUDA.so"
+    return installed if installed.exists() else None
 
 
 class NativeModel:

@@ -6,6 +6,7 @@ import pytest
 from openmm import app, unit
 
 from gaqmd.checks import equilibrate, nve_drift, start_state, timestep_scan
+from gaqmd.checks.thermostat import langevin_temperature
 
 MASS = 12.0  # Da
 K_BOND, K_TRAP = 2.0e5, 2.0e4  # kJ/mol/nm^2
@@ -18,10 +19,12 @@ def anchors():
     return np.array([[0.15 * i, 0.02 * (i % 2), 0.0] for i in range(N)])
 
 
-def toy_system(curl: float = 0.0) -> openmm.System:
+def toy_system(curl: float = 0.0, swirl: float = 0.0) -> openmm.System:
     """Harmonic bonds along the chain at their anchor lengths plus a harmonic tether per atom, so the
     anchors are the minimum and every force vanishes there. curl (kJ/mol/nm^2) adds the rotational field
-    F_i = curl * z x (r_i - anchor_i), which is not the gradient of any energy (its curl is 2 curl z)."""
+    F_i = curl * z x (r_i - anchor_i), which is not the gradient of any energy (its curl is 2 curl z);
+    swirl (kJ/mol/nm) a force of that constant magnitude along z x (r_i - anchor_i), which drives the
+    atoms around their anchors without the runaway of the linear field."""
     system, x0 = openmm.System(), anchors()
     for _ in range(N):
         system.addParticle(MASS)
@@ -42,6 +45,13 @@ def toy_system(curl: float = 0.0) -> openmm.System:
             return 0.0, curl * np.stack([-d[:, 1], d[:, 0], np.zeros(N)], axis=1)
 
         system.addForce(openmm.PythonForce(rotational))
+    if swirl:
+        def swirling(state):
+            d = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer) - x0
+            tangent = np.stack([-d[:, 1], d[:, 0], np.zeros(N)], axis=1)
+            return 0.0, swirl * tangent / np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
+
+        system.addForce(openmm.PythonForce(swirling))
     return system
 
 
@@ -114,3 +124,12 @@ def test_simulation_start_runs_on_a_fresh_context_and_equilibrate_thermalises():
     assert state.positions.shape == (N, 3) and np.abs(state.velocities).max() > 0
     assert start_state(state) is state
     assert nve_drift(state, dt_fs=0.5, steps=1000, report_every=10).conserved
+
+
+def test_a_thermostat_holds_a_conservative_force_at_its_target_and_a_pumping_one_above():
+    start = equilibrate((toy_system(), anchors(), velocities()), 300.0, 4000, 0.5, friction_per_ps=10.0)
+    held = langevin_temperature(start, 300.0, steps=40000, dt_fs=0.5, friction_per_ps=10.0)
+    assert abs(held.bias_k) < 4 * held.stderr_k and held.stderr_k < 10.0
+    pumped_start = equilibrate((toy_system(swirl=100.0), anchors(), velocities()), 300.0, 4000, 0.5, friction_per_ps=10.0)
+    pumped = langevin_temperature(pumped_start, 300.0, steps=40000, dt_fs=0.5, friction_per_ps=10.0)
+    assert pumped.bias_k > 5 * pumped.stderr_k

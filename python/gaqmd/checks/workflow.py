@@ -1,6 +1,8 @@
 """`gaqmd check`: every check of a deployed model against its FP32 reference, in one run.
 
 From a structure: equilibrate with the model (Langevin), then from that state
+0. thermostat: the model's mean kinetic temperature under Langevin dynamics (a force field that
+   pumps energy in runs above the target);
 1. speed: the same NVE steps with the native engine and with the FP32 PyTorch model (PythonForce);
 2. conservation: NVE time-step scan with the native engine;
 3. sampling: an NVE trajectory of each model, for parity (model vs reference on the model's frames)
@@ -23,6 +25,7 @@ from gaqmd.checks.equivariance import local_equivariance_error, model_energy_for
 from gaqmd.checks.parity import energy_force_parity
 from gaqmd.checks.report import write_report
 from gaqmd.checks.stability import stability_check
+from gaqmd.checks.thermostat import format_thermostat, langevin_temperature
 from gaqmd.data import Frame
 from gaqmd.md.simulate import build_system
 from gaqmd.md.structure import Structure
@@ -32,6 +35,7 @@ from gaqmd.md.structure import Structure
 class CheckOptions:
     temperature_k: float = 300.0
     equilibration_steps: int = 2000  # Langevin, 0.5 fs
+    thermostat_steps: int = 10000  # Langevin, 0.5 fs, friction 1/ps, after the equilibration
     dts_fs: tuple[float, ...] = (0.25, 0.5, 1.0)  # NVE time-step scan
     nve_ps: float = 1.0  # length of each NVE run of the scan
     sample_steps: int = 2000  # NVE steps (0.5 fs) sampled for parity and stability
@@ -53,6 +57,8 @@ class CheckSummary:
     parity_energy_mae_meV: float
     lee_meV_A: float
     stable: bool
+    thermostat_temperature_k: float  # mean kinetic temperature under Langevin at temperature_k
+    thermostat_temperature_stderr_k: float
     files: list[str] = field(default_factory=list)
 
 
@@ -115,6 +121,10 @@ def run_checks(model, reference, structure: Structure, output: Path, options: Ch
                         platform=options.platform, seed=options.seed)
     reference_start = _with_system(start_state(start), reference_system)
 
+    log(f"thermostat: Langevin at {options.temperature_k:g} K with the model ({options.thermostat_steps} steps)")
+    thermostat = langevin_temperature(start, options.temperature_k, options.thermostat_steps,
+                                      platform=options.platform, seed=options.seed + 1)
+
     log("speed: native engine vs FP32 PyTorch (PythonForce), same steps")
     engine_speed = ns_per_day(start, options.speed_steps, options.platform)
     reference_speed = ns_per_day(reference_start, options.speed_steps, options.platform)
@@ -134,7 +144,8 @@ def run_checks(model, reference, structure: Structure, output: Path, options: Ch
 
     notes = (f"Model `{Path(model).name}` ({native.mode}, native engine) vs FP32 reference `{Path(reference).name}` "
              f"(PyTorch through openmm.PythonForce), OpenMM {options.platform} platform. Speed: native "
-             f"{engine_speed:.3f} ns/day, reference {reference_speed:.3f} ns/day ({engine_speed / reference_speed:.1f}x).")
+             f"{engine_speed:.3f} ns/day, reference {reference_speed:.3f} ns/day ({engine_speed / reference_speed:.1f}x). "
+             f"Thermostat: {format_thermostat(thermostat)}.")
     output.mkdir(parents=True, exist_ok=True)
     paths = write_trajectory(frames, numbers, output, options.sample_every * 0.5e-3)
     paths += write_report(output, conservation=scan, stability=stability, parity=parity, equivariance=equivariance,
@@ -142,6 +153,7 @@ def run_checks(model, reference, structure: Structure, output: Path, options: Ch
     summary = CheckSummary(
         engine_speed, reference_speed, engine_speed / reference_speed,
         {f"{run.dt_fs:g}": run.drift for run in scan}, {f"{run.dt_fs:g}": run.conserved for run in scan},
-        parity.force_mae, parity.energy_mae, equivariance.lee, stability.stable, [p.name for p in paths])
+        parity.force_mae, parity.energy_mae, equivariance.lee, stability.stable, thermostat.mean_k,
+        thermostat.stderr_k, [p.name for p in paths])
     (output / "summary.json").write_text(json.dumps({"options": asdict(options), **asdict(summary)}, indent=2) + "\n")
     return summary

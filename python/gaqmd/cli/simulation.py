@@ -50,7 +50,7 @@ def add_check(subparsers) -> None:
         "check",
         help="MD checks of a deployed model against its FP32 reference, with a report",
         description="Equilibrate the molecule with the model (native engine, OpenMM), then measure: ns/day against "
-        "the FP32 PyTorch path, NVE drift over a time-step scan, parity with the FP32 model along an NVE "
+        "the FP32 PyTorch path, the mean temperature under a Langevin thermostat, NVE drift over a time-step scan, parity with the FP32 model along an NVE "
         "trajectory, bond/angle distributions against the FP32 model's trajectory, and the LEE. Writes "
         "report.md, PNGs and summary.json.",
     )
@@ -60,6 +60,8 @@ def add_check(subparsers) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("check"), help="report directory")
     p.add_argument("--temperature", type=float, default=defaults.temperature_k, help="K")
     p.add_argument("--equilibration-steps", type=int, default=defaults.equilibration_steps, help="Langevin, 0.5 fs")
+    p.add_argument("--thermostat-steps", type=int, default=defaults.thermostat_steps,
+                   help="Langevin steps (0.5 fs, friction 1/ps) over which the mean temperature is measured")
     p.add_argument("--dt", type=float, nargs="+", default=list(defaults.dts_fs), help="NVE time steps to scan, fs")
     p.add_argument("--nve-ps", type=float, default=defaults.nve_ps, help="length of each NVE run, ps")
     p.add_argument("--sample-steps", type=int, default=defaults.sample_steps, help="NVE steps for parity/stability")
@@ -94,7 +96,7 @@ def run_check(args) -> int:
     from gaqmd.md import read_structure
 
     options = CheckOptions(temperature_k=args.temperature, equilibration_steps=args.equilibration_steps,
-                           dts_fs=tuple(args.dt), nve_ps=args.nve_ps, sample_steps=args.sample_steps,
+                           thermostat_steps=args.thermostat_steps, dts_fs=tuple(args.dt), nve_ps=args.nve_ps, sample_steps=args.sample_steps,
                            platform=args.platform)
     summary = run_checks(args.model, args.reference, read_structure(args.structure), args.output, options)
     print(f"speed: native {summary.engine_ns_per_day:.3f} ns/day, FP32 PyTorch {summary.reference_ns_per_day:.3f} "
@@ -105,6 +107,8 @@ def run_check(args) -> int:
     print(f"parity vs FP32: force MAE {summary.parity_force_mae_meV_A:.2f} meV/Å, energy MAE "
           f"{summary.parity_energy_mae_meV:.2f} meV; LEE {summary.lee_meV_A:.3g} meV/Å; "
           f"{'stable' if summary.stable else 'UNSTABLE'}")
+    print(f"Langevin at {options.temperature_k:g} K: mean temperature {summary.thermostat_temperature_k:.1f} ± "
+          f"{summary.thermostat_temperature_stderr_k:.1f} K")
     print(f"wrote {', '.join(summary.files)} to {args.output}")
     return 0
 

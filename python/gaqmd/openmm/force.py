@@ -28,9 +28,9 @@ import numpy as np
 import openmm  # loads libOpenMM.so, which gaqmd._core links against: keep it before _core
 from openmm import app
 
-from gaqmd import _core
+from gaqmd.native import core
 
-_core.register_kernels()  # idempotent: Reference and CPU learn the CalcGaqForce kernel
+_core = core()  # CalcGaqForce registered on every platform gaqmd was built for
 
 Description = tuple[dict[str, str], dict[str, np.ndarray]]
 ModelSource = str | Path | Description
