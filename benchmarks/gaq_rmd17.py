@@ -37,8 +37,8 @@ STAGES = {
 # symmetry error, so it gets the least.
 BUDGET_MINUTES = {
     ("aspirin", "w4a32"): 35, ("ethanol", "w4a32"): 35,
-    ("aspirin", "w4a8"): 50, ("ethanol", "w4a8"): 35,
-    ("aspirin", "w4a8-naive"): 15, ("ethanol", "w4a8-naive"): 15,
+    ("aspirin", "w4a8"): 45, ("ethanol", "w4a8"): 35,
+    ("aspirin", "w4a8-naive"): 10, ("ethanol", "w4a8-naive"): 10,
 }
 
 
