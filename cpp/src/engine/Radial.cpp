@@ -195,6 +195,56 @@ bool radialCacheable(const Model& m, const Layer& L) {
          q.qmin == std::floor(q.qmin) && q.qmax == std::floor(q.qmax) && q.qmin <= q.qmax && q.qmax - q.qmin <= 255.0;
 }
 
+namespace {
+
+/// The key of a pair at distance d (false: not cacheable).
+bool keyAt(const Model& m, const Layer& L, double d, uint64_t* key) {
+  constexpr int kMaxBasis = 8;  // radialCacheable
+  double e[kMaxBasis], de[kMaxBasis], t[kMaxBasis], denv;
+  math::besselBasis(d, m.cutoff, m.frequencies.data(), m.numBasis, e, de);
+  const double env = math::polynomialEnvelope(d, m.cutoff, m.cutoffP, &denv);
+  return inputCodes(L.radialIn[0], m.numBasis, e, de, env, denv, key, t);
+}
+
+/// Adds to the cache every key met on (d0, d1], bisecting wherever the keys at the two ends differ
+/// (down to a width of 1e-9 r_c), so that narrow intervals between wider ones are found too.
+void collectKeys(const Model& m, const Layer& L, double d0, uint64_t key0, double d1, uint64_t key1,
+                 RadialCache& cache) {
+  if (cache.find(key1) < 0) cache.insert(key1);
+  if (key0 == key1 || d1 - d0 < 1e-9 * m.cutoff) return;
+  const double mid = 0.5 * (d0 + d1);
+  uint64_t keyMid;
+  if (!keyAt(m, L, mid, &keyMid)) return;
+  collectKeys(m, L, d0, key0, mid, keyMid, cache);
+  collectKeys(m, L, mid, keyMid, d1, key1, cache);
+}
+
+/// Fills an empty cache with the code vectors of distances 0 < d < r_c (a grid of 2^14 points
+/// refined by collectKeys), so that MD does not meet new code vectors step after step; the few
+/// that this misses are computed when met.
+void prefill(const Model& m, const Layer& L, RadialCache& cache, int threads) {
+  constexpr int kGrid = 1 << 14;
+  const double h = m.cutoff / kGrid;
+  uint64_t previous = 0;
+  bool havePrevious = false;
+  for (int i = 1; i < kGrid; ++i) {
+    uint64_t key;
+    if (!keyAt(m, L, i * h, &key)) {
+      havePrevious = false;
+      continue;
+    }
+    if (havePrevious) collectKeys(m, L, (i - 1) * h, previous, i * h, key, cache);
+    else if (cache.find(key) < 0) cache.insert(key);
+    previous = key, havePrevious = true;
+  }
+  cache.entries.resize(static_cast<size_t>(cache.count()) * (m.numBasis + 1) * L.Wp);
+  parallelFor(cache.count(), threads, [&](int begin, int end) {
+    for (int e = begin; e < end; ++e) computeEntry(m, L, cache, e);
+  });
+}
+
+}  // namespace
+
 void radialCached(const Model& m, int layer, LayerState& ls, State& s, int threads) {
   const Layer& L = m.layers[layer];
   const int P = s.list->numPairs(), K = m.numBasis, Wp = L.Wp;
@@ -202,6 +252,7 @@ void radialCached(const Model& m, int layer, LayerState& ls, State& s, int threa
   s.radialCache.resize(m.layers.size());
   RadialCache& cache = s.radialCache[layer];
   if (cache.entries.size() * sizeof(double) > kCacheBytesPerLayer) cache.clear();
+  if (cache.count() == 0) prefill(m, L, cache, threads);
   s.pairKey.resize(P), s.pairEntry.resize(P), s.pairTangent.resize(static_cast<size_t>(P) * K);
   parallelFor(P, threads, [&](int begin, int end) {
     for (int p = begin; p < end; ++p) {
