@@ -99,7 +99,7 @@ void radialExact(const Model& m, const Layer& L, int count, const double* basis,
 
 namespace {
 
-constexpr size_t kCacheBytesPerLayer = size_t{64} << 20;  // beyond this the cache restarts empty
+constexpr size_t kCacheBytesPerLayer = size_t{64} << 20;  // a layer needing more keeps the per-pair MLP
 constexpr int kNotCacheable = -2;                          // pairEntry of a pair computed exactly
 
 /// Slot of a key in a table of `size` (a power of two) slots: every key bit reaches the low bits
@@ -237,6 +237,12 @@ void prefill(const Model& m, const Layer& L, RadialCache& cache, int threads) {
     else if (cache.find(key) < 0) cache.insert(key);
     previous = key, havePrevious = true;
   }
+  const size_t entrySize = static_cast<size_t>(m.numBasis + 1) * L.Wp;
+  if (cache.count() * entrySize * sizeof(double) > kCacheBytesPerLayer) {
+    cache.clear();
+    cache.disabled = true;
+    return;
+  }
   cache.entries.resize(static_cast<size_t>(cache.count()) * (m.numBasis + 1) * L.Wp);
   parallelFor(cache.count(), threads, [&](int begin, int end) {
     for (int e = begin; e < end; ++e) computeEntry(m, L, cache, e);
@@ -251,8 +257,12 @@ void radialCached(const Model& m, int layer, LayerState& ls, State& s, int threa
   const size_t entrySize = static_cast<size_t>(K + 1) * Wp;
   s.radialCache.resize(m.layers.size());
   RadialCache& cache = s.radialCache[layer];
-  if (cache.entries.size() * sizeof(double) > kCacheBytesPerLayer) cache.clear();
-  if (cache.count() == 0) prefill(m, L, cache, threads);
+  if (cache.count() == 0 && !cache.disabled) prefill(m, L, cache, threads);
+  if (cache.disabled) {
+    ls.w.resize(static_cast<size_t>(P) * Wp), ls.dw.resize(static_cast<size_t>(P) * Wp);
+    parallelFor(P, threads, [&](int begin, int end) { radialForward(m, L, ls, s, begin, end); });
+    return;
+  }
   s.pairKey.resize(P), s.pairEntry.resize(P), s.pairTangent.resize(static_cast<size_t>(P) * K);
   parallelFor(P, threads, [&](int begin, int end) {
     for (int p = begin; p < end; ++p) {

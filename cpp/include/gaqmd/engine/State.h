@@ -47,6 +47,7 @@ struct RadialCache {
   std::vector<int> slotEntry;     // entry of the slot, -1: empty
   std::vector<uint64_t> entryKey;
   std::vector<double> entries;  // per entry (K + 1) Wp: w, then J row by row
+  bool disabled = false;        // the layer has too many code vectors: the per-pair MLP instead
   int count() const { return static_cast<int>(entryKey.size()); }
   void clear();
   int find(uint64_t key) const;  // -1: absent
