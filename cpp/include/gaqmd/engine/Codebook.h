@@ -1,8 +1,9 @@
 #pragma once
 // Exact nearest-codeword lookup for MDDQ directions (docs/format.md, "nearest"): the index
 // maximising (u_x p_x + u_y p_y) + u_z p_z, lowest index on ties, via a cube-map bucket table whose
-// cells list every point that can win for a direction in the cell (criterion of
-// python/gaqmd/quant/codebook.py), built by a range search over points binned on a z-phi grid.
+// cells list every point that can win for a direction in the cell (the reach criterion of
+// python/gaqmd/quant/codebook.py, then a corner test, Codebook.cpp), built by a range search over
+// points binned on a z-phi grid.
 
 #include <memory>
 #include <vector>
