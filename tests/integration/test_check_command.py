@@ -16,7 +16,8 @@ def test_check_writes_the_report_trajectory_and_summary(data_dir, tmp_path, caps
     assert "Langevin at 300 K: mean temperature" in printed
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert 100.0 < summary["thermostat_temperature_k"] < 1000.0 and summary["thermostat_temperature_stderr_k"] > 0
-    assert summary["speedup"] > 1.0 and set(summary["drift_meV_per_atom_ps"]) == {"0.5"}
+    assert summary["speedup"] > 1.0 and set(summary["drift_meV_per_atom_ps"]) == set(summary["drift_stderr_meV_per_atom_ps"]) == {"0.5"}
+    assert "NVE dt 0.5 fs: drift" in printed and "over 0.05 ps" in printed
     report = (tmp_path / "report.md").read_text()
     assert "Thermostat: Langevin at 300 K" in report
     for name in ("trajectory.dcd", "topology.pdb", "report.md", *summary["files"]):

@@ -102,8 +102,9 @@ def run_check(args) -> int:
     print(f"speed: native {summary.engine_ns_per_day:.3f} ns/day, FP32 PyTorch {summary.reference_ns_per_day:.3f} "
           f"ns/day ({summary.speedup:.1f}x)")
     for dt, drift in summary.drift_meV_per_atom_ps.items():
-        verdict = "conserved" if summary.conserved[dt] else "NOT conserved"
-        print(f"NVE dt {dt} fs: drift {drift:+.4f} meV/atom/ps ({verdict})")
+        verdict = "no significant drift" if summary.conserved[dt] else "NOT conserved"
+        print(f"NVE dt {dt} fs: drift {drift:+.4f} ± {summary.drift_stderr_meV_per_atom_ps[dt]:.4f} meV/atom/ps "
+              f"({verdict} over {options.nve_ps:g} ps)")
     print(f"parity vs FP32: force MAE {summary.parity_force_mae_meV_A:.2f} meV/Å, energy MAE "
           f"{summary.parity_energy_mae_meV:.2f} meV; LEE {summary.lee_meV_A:.3g} meV/Å; "
           f"{'stable' if summary.stable else 'UNSTABLE'}")
