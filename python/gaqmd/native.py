@@ -24,8 +24,9 @@ def core():
     from gaqmd import _core
 
     _core.register_kernels()
+    platforms = {openmm.Platform.getPlatform(k).getName() for k in range(openmm.Platform.getNumPlatforms())}
     plugin = cuda_plugin_path()
-    if plugin is not None and "CUDA" in {openmm.Platform.getPlatform(k).getName() for k in range(openmm.Platform.getNumPlatforms())}:
+    if plugin is not None and "CUDA" in platforms:
         ctypes.CDLL(str(plugin), mode=ctypes.RTLD_GLOBAL).gaqmdRegisterCudaKernels()
     return _core
 
