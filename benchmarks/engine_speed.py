@@ -74,7 +74,9 @@ def native_description(mode: str):
     return attributes, arrays
 
 
-def make_context(force, numbers, positions, edge, threads: int):
+def make_context(force, numbers, positions, edge, platform, properties: dict):
+    """Context of a System holding only `force`: positions (n, 3) Å, edge the cubic box (Å) or None,
+    VerletIntegrator at 0.5 fs on `platform` (an openmm.Platform) with its properties."""
     import openmm
     from openmm import app, unit
 
@@ -85,15 +87,16 @@ def make_context(force, numbers, positions, edge, threads: int):
         system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in np.eye(3) * edge / 10.0))
     system.addForce(force)
     integrator = openmm.VerletIntegrator(0.5 * unit.femtosecond)
-    platform = openmm.Platform.getPlatformByName("CPU")
-    context = openmm.Context(system, integrator, platform, {"Threads": str(threads)})
+    context = openmm.Context(system, integrator, platform, properties)
     context.setPositions(positions / 10.0)
     return context, integrator
 
 
-def time_steps(context, integrator, steps: int, repeats: int) -> float:
-    """Best seconds per step over repeats."""
-    integrator.step(1)
+def time_steps(context, integrator, steps: int, repeats: int, warmup: int = 1) -> float:
+    """Best seconds per step over repeats, after `warmup` steps; getState(getEnergy) waits for an
+    asynchronous (GPU) platform to finish before the clock starts and stops."""
+    integrator.step(warmup)
+    context.getState(getEnergy=True)
     best = float("inf")
     for _ in range(repeats):
         begin = time.perf_counter()
@@ -115,13 +118,16 @@ def contender_force(name: str, numbers, periodic: bool, descriptions):
 
 
 def measure_system(label: str, system, descriptions, args) -> dict:
+    import openmm
+
     numbers, positions, edge = system
     row = {"system": label, "atoms": len(numbers), "ms_per_step": {}}
     for name in CONTENDERS:
         if name == "pytorch-fp32" and len(numbers) > args.skip_pytorch_above:
             continue
         force = contender_force(name, numbers, edge is not None, descriptions)
-        context, integrator = make_context(force, numbers, positions, edge, args.threads)
+        context, integrator = make_context(force, numbers, positions, edge, openmm.Platform.getPlatformByName("CPU"),
+                                           {"Threads": str(args.threads)})
         steps = max(1, args.steps if len(numbers) < 1000 else args.steps // 10)
         row["ms_per_step"][name] = 1e3 * time_steps(context, integrator, steps, args.repeats)
         print(f"  {label:>14} {name:>13}: {row['ms_per_step'][name]:9.3f} ms/step", flush=True)

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests" / "gpu"))
-from engine_speed import aspirin, native_description, water_box
+from engine_speed import aspirin, make_context, native_description, time_steps, water_box
 from rmd17_fp32 import machine
 
 CONTENDERS = ("cuda-fp32-single", "cuda-fp32-mixed", "cuda-w4a8-single", "cuda-w4a8-mixed", "cuda-w4a32-single",
@@ -86,35 +85,6 @@ def pytorch_cuda_force(numbers, periodic: bool):
     return force
 
 
-def make_context(force, numbers, positions, edge, platform, properties):
-    import openmm
-    from openmm import app, unit
-
-    system = openmm.System()
-    for z in numbers:
-        system.addParticle(app.Element.getByAtomicNumber(int(z)).mass)
-    if edge is not None:
-        system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in np.eye(3) * edge / 10.0))
-    system.addForce(force)
-    integrator = openmm.VerletIntegrator(STEP_FS * unit.femtosecond)
-    context = openmm.Context(system, integrator, platform, properties)
-    context.setPositions(positions / 10.0)
-    return context, integrator
-
-
-def seconds_per_step(context, integrator, steps: int, repeats: int) -> float:
-    """Best wall seconds per step; getState(getEnergy) waits for the GPU to finish."""
-    integrator.step(2)
-    context.getState(getEnergy=True)
-    best = float("inf")
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        integrator.step(steps)
-        context.getState(getEnergy=True)
-        best = min(best, (time.perf_counter() - begin) / steps)
-    return best
-
-
 def contender(name, numbers, periodic, descriptions, cuda):
     """(force, platform, properties) of a contender."""
     import openmm
@@ -143,7 +113,7 @@ def measure(label, system, descriptions, cuda, args) -> dict:
             force, platform, properties = contender(name, numbers, edge is not None, descriptions, cuda)
             context, integrator = make_context(force, numbers, positions, edge, platform, properties)
             steps = args.steps if len(numbers) < 1000 else max(5, args.steps // 10)
-            row["us_per_step"][name] = 1e6 * seconds_per_step(context, integrator, steps, args.repeats)
+            row["us_per_step"][name] = 1e6 * time_steps(context, integrator, steps, args.repeats, warmup=2)
             print(f"  {label:>12} {name:>18}: {row['us_per_step'][name]:12.1f} µs/step", flush=True)
         except Exception as error:  # noqa: BLE001  (report and go on: one contender must not end the run)
             row["errors"][name] = str(error).splitlines()[0]
