@@ -1,14 +1,21 @@
-"""NVE energy conservation of aspirin per quantization mode, on OpenMM's CPU platform.
+"""NVE energy conservation and stability of aspirin per quantization mode, on OpenMM's CPU platform.
 
-One Langevin equilibration (300 K) with the FP32 model; from that state, VerletIntegrator runs of
---ps picoseconds at --dt fs with each model (fp32, w4a32, GAQ w4a8, naive w4a8), all on the native
-engine (GaqForce).
-Drift is the slope of a linear fit of the total energy (meV/atom/ps) with its standard error,
-blow-ups (non-finite or > 1 eV/atom energy change) end a run and are reported. Writes
-docs/results/nve_drift.{md,json} and nve_drift.png.
+One Langevin equilibration (300 K) with the FP32 model, saved to runs/nve_drift/start.npz and
+reused by every later run; from that state, VerletIntegrator runs of --ps picoseconds at --dt fs
+with each model, all on the native engine (GaqForce): fp32, w4a32, GAQ w4a8, naive w4a8, and
+w4a8-12bit, the GAQ model with every int8 rounding at 12 bits over the same ranges (see
+benchmarks/nve_ablation.py). Drift is the slope of a linear fit of the total energy
+(meV/atom/ps) with its standard error; a blow-up (non-finite or > 1 eV/atom energy change) ends a
+run, and so does a dissociation (a bond of the start structure beyond 1.5 x its covalent length,
+checked on positions every ps); those positions are also compared with the FP32 run's bond and
+angle distributions.
 
-    python benchmarks/nve_drift.py --ps 1000          # the 1 ns measurement (hours on 2 cores)
-    python benchmarks/nve_drift.py --ps 20 --modes fp32 w4a8
+Each mode's result is saved as soon as it finishes (OUTPUT/nve_drift/<mode>.json, frames in
+runs/nve_drift/), so modes can run in separate processes, one core each, and the report
+(OUTPUT/nve_drift.{md,png}) is rewritten from whatever results exist.
+
+    python benchmarks/nve_drift.py --ps 1000 --modes fp32 w4a8   # the 1 ns runs (~40 min per mode per core)
+    python benchmarks/nve_drift.py --reuse                       # report from the saved results
 
 Models default to the runs of benchmarks/gaq_rmd17.py (runs/aspirin_<mode>/best.pt).
 """
@@ -23,11 +30,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from nve_ablation import with_finer_roundings  # noqa: E402
 from rmd17_fp32 import machine  # noqa: E402
 
 DOCS = ROOT / "docs" / "results"
-MODES = ("fp32", "w4a32", "w4a8", "w4a8-naive")
+FRAMES = ROOT / "runs" / "nve_drift"
+MODES = ("fp32", "w4a32", "w4a8", "w4a8-naive", "w4a8-12bit")
 BAR_DRIFT = 0.05  # meV/atom/ps for GAQ w4a8 at 0.5 fs (issue 6)
+PLOT_POINTS = 2000  # energy samples kept per mode for the plot and the JSON
 
 
 def aspirin_structure():
@@ -36,57 +46,160 @@ def aspirin_structure():
     return read_structure(ROOT / "tests" / "data" / "rmd17" / "aspirin_1000.xyz")
 
 
-def native_system(model_path: Path, structure):
+def model_for(mode: str, runs: Path):
+    """The checkpoint of a mode, or for w4a8-12bit the model description derived from the w4a8 one."""
+    if mode != "w4a8-12bit":
+        return runs / f"aspirin_{mode}" / "best.pt"
+    from gaqmd.export.source import model_description
+
+    return with_finer_roundings(model_description(runs / "aspirin_w4a8" / "best.pt"), 12)
+
+
+def start_state(structure, runs: Path, equilibration_ps: float):
+    """The equilibrated FP32 state every mode starts from: loaded from FRAMES/start.npz, else made and saved."""
+    from gaqmd.checks.conservation import StartState, equilibrate
     from gaqmd.md.simulate import build_system
 
-    return build_system(model_path, structure, "native")
+    path = FRAMES / "start.npz"
+    if path.is_file():
+        saved = np.load(path)
+        return StartState(None, saved["positions"], saved["velocities"])
+    system = build_system(runs / "aspirin_fp32" / "best.pt", structure)
+    start = equilibrate((system, structure.positions), 300.0, int(round(equilibration_ps * 2000)), 0.5,
+                        platform="CPU")
+    FRAMES.mkdir(parents=True, exist_ok=True)
+    np.savez(path, positions=start.positions, velocities=start.velocities, equilibration_ps=equilibration_ps)
+    return start
 
 
-def run_mode(mode: str, model_path: Path, start, args) -> dict:
+def thinned(values: np.ndarray) -> list[float]:
+    step = max(1, int(np.ceil(len(values) / PLOT_POINTS)))
+    return np.round(np.asarray(values)[::step], 6).tolist()
+
+
+def dissociation(structure, start_positions: np.ndarray, factor: float = 1.5):
+    """stop_when for nve_drift: why a frame (N, 3) Å has a bond of the start structure (positions nm)
+    longer than factor x its covalent length, or None. A dissociated molecule heats no further."""
+    from gaqmd.checks.stability import as_trajectory, covalent_lengths
+
+    trajectory = as_trajectory(10.0 * start_positions[None], topology=structure.topology)
+    bonds = np.array([[bond[0].index, bond[1].index] for bond in trajectory.topology.bonds])
+    limit = factor * covalent_lengths(np.array([a.element.atomic_number for a in trajectory.topology.atoms]), bonds)
+
+    def check(frame: np.ndarray) -> str | None:
+        ratio = np.linalg.norm(frame[bonds[:, 0]] - frame[bonds[:, 1]], axis=1) / limit
+        worst = int(np.argmax(ratio))
+        if ratio[worst] > 1.0:
+            i, j = bonds[worst]
+            return f"dissociated: bond {i}-{j} at {factor * ratio[worst]:.2f} x its covalent length"
+        return None
+
+    return check
+
+
+def run_mode(mode: str, start, structure, args) -> dict:
     from gaqmd.checks.conservation import StartState, nve_drift
+    from gaqmd.checks.stability import stability_check
+    from gaqmd.md.simulate import build_system
 
-    state = StartState(native_system(model_path, args.structure), start.positions, start.velocities)
-    steps = int(round(args.ps * 1e3 / args.dt))
+    system = build_system(model_for(mode, args.runs), structure)
     report_every = max(1, int(round(args.report_fs / args.dt)))
-    steps -= steps % report_every
+    frame_every = report_every * max(1, int(round(1000.0 / args.report_fs)))  # one frame per ps
+    steps = int(round(args.ps * 1e3 / args.dt)) // frame_every * frame_every
     begin = time.perf_counter()
-    result = nve_drift(state, args.dt, steps, report_every, platform="CPU", max_drift=BAR_DRIFT)
+    result = nve_drift(StartState(system, start.positions, start.velocities), args.dt, steps, report_every,
+                       platform="CPU", max_drift=BAR_DRIFT, frame_every=frame_every,
+                       stop_when=dissociation(structure, start.positions), progress=True)
     seconds = time.perf_counter() - begin
+    np.save(FRAMES / f"{mode}_frames.npy", result.frames.astype(np.float32))
+    stability = stability_check(result.frames, topology=structure.topology)
     print(f"{mode:>11}: drift {result.drift:+.4f} ± {result.drift_stderr:.4f} meV/atom/ps, "
-          f"rms {result.rms_fluctuation:.4f} meV/atom, {result.reason} ({seconds:.0f} s)", flush=True)
-    return {"mode": mode, "model": str(model_path), "seconds": seconds, "ps_simulated": float(result.times[-1])
-            if len(result.times) else 0.0, "drift": result.drift, "drift_stderr": result.drift_stderr,
-            "rms_fluctuation": result.rms_fluctuation, "max_abs_change": result.max_abs_change,
-            "conserved": result.conserved, "reason": result.reason,
-            "times": np.round(result.times, 6).tolist(), "total_energy": np.round(result.total_energy, 6).tolist()}
+          f"rms {result.rms_fluctuation:.4f} meV/atom, {result.reason}; {stability.reason} ({seconds:.0f} s)",
+          flush=True)
+    return {"mode": mode, "seconds": seconds, "dt_fs": args.dt, "ps_requested": args.ps,
+            "ps_simulated": float(result.times[-1]) if len(result.times) else 0.0,
+            "drift": result.drift, "drift_stderr": result.drift_stderr, "rms_fluctuation": result.rms_fluctuation,
+            "max_abs_change": result.max_abs_change, "conserved": result.conserved, "reason": result.reason,
+            "stable": stability.stable, "stability": stability.reason,
+            "times": thinned(result.times), "total_energy": thinned(result.total_energy)}
+
+
+def distribution_distances(modes: list[str], structure) -> dict[str, str]:
+    """mode -> largest bond and angle Wasserstein distance to the FP32 run's distributions (frames saved)."""
+    from gaqmd.checks.stability import stability_check
+
+    reference = FRAMES / "fp32_frames.npy"
+    if not reference.is_file():
+        return {}
+    fp32 = np.load(reference).astype(np.float64)
+    distances = {}
+    for mode in modes:
+        path = FRAMES / f"{mode}_frames.npy"
+        if mode == "fp32" or not path.is_file():
+            continue
+        comparisons = stability_check(np.load(path).astype(np.float64), topology=structure.topology,
+                                      reference=fp32).comparisons
+        worst = {kind: max((c.wasserstein for c in comparisons if c.kind == kind), default=float("nan"))
+                 for kind in ("bond", "angle")}
+        distances[mode] = f"{worst['bond']:.4f} Å / {worst['angle']:.2f}°"
+    return distances
 
 
 def plot(rows: list[dict], path: Path) -> None:
     from gaqmd.plotting import plt, save_figure
 
-    figure, axis = plt.subplots(figsize=(7, 4))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for row in rows:
         energy = np.asarray(row["total_energy"])
         if len(energy):
-            axis.plot(row["times"], 1e3 * (energy - energy[0]) / 21, label=row["mode"])
-    axis.set_xlabel("time (ps)")
-    axis.set_ylabel("E_total − E_total(0) (meV/atom)")
-    axis.legend()
+            change = 1e3 * (energy - energy[0]) / 21
+            for axis in axes:
+                axis.plot(row["times"], change, label=row["mode"], linewidth=0.8)
+    axes[0].set_yscale("symlog", linthresh=0.1)
+    axes[0].set_title("all modes (symmetric log scale)")
+    axes[1].set_ylim(-0.5, 0.5)
+    axes[1].set_title("zoom: ±0.5 meV/atom")
+    for axis in axes:
+        axis.set_xlabel("time (ps)")
+        axis.set_ylabel("E_total − E_total(0) (meV/atom)")
+    axes[1].legend()
     save_figure(figure, path)
 
 
-def markdown(rows: list[dict], args) -> str:
+def markdown(rows: list[dict], distances: dict[str, str], start_ps: float) -> str:
+    lengths = sorted({row["ps_requested"] for row in rows})
+    steps = sorted({row["dt_fs"] for row in rows})
     lines = ["# NVE energy conservation of aspirin (OpenMM CPU platform)", "",
-             f"Machine: {machine()}. Command: `python benchmarks/nve_drift.py --ps {args.ps:g} --dt {args.dt:g}`. "
-             f"Equilibration: {args.equilibration_ps:g} ps Langevin at 300 K with the FP32 model; every mode starts "
-             f"from that state. Bar (issue 6): GAQ w4a8 drift ≤ {BAR_DRIFT} meV/atom/ps at 0.5 fs over 1 ns.", "",
-             "| mode | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) | verdict |",
-             "|---|---|---|---|---|"]
+             f"Machine: {rows[0]['machine']}. Command: `python benchmarks/nve_drift.py --ps "
+             f"{' / '.join(f'{ps:g}' for ps in lengths)} --dt {' / '.join(f'{dt:g}' for dt in steps)} --modes ...` "
+             "(one process per core), then `--reuse`. "
+             f"Equilibration: {start_ps:g} ps Langevin at 300 K with the FP32 model; every mode starts from that "
+             f"state. Bar (issue 6): GAQ w4a8 drift ≤ {BAR_DRIFT} meV/atom/ps at 0.5 fs and no blow-up over 1 ns. "
+             "w4a8-12bit: the GAQ w4a8 model with every int8 rounding at 12 bits over the same ranges (not "
+             "retrained). Bond/angle distance: the largest Wasserstein distance over bond and angle types to the "
+             "FP32 run's distributions (frames every ps, up to any failure).", "",
+             "| mode | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) | max abs(ΔE) (meV/atom) "
+             "| energy verdict | structure | bond / angle distance to FP32 |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['mode']} | {row['ps_simulated']:.1f} | {row['drift']:+.4f} ± "
-                     f"{row['drift_stderr']:.4f} | {row['rms_fluctuation']:.4f} | {row['reason']} |")
+        lines.append(f"| {row['mode']} | {row['ps_simulated']:.1f} | {row['drift']:+.4f} ± {row['drift_stderr']:.4f} "
+                     f"| {row['rms_fluctuation']:.4f} | {row['max_abs_change']:.3g} | {row['reason']} "
+                     f"| {row['stability']} | {distances.get(row['mode'], '—')} |")
     lines += ["", "![total energy](nve_drift.png)"]
     return "\n".join(lines) + "\n"
+
+
+def write_report(output: Path, structure) -> str:
+    saved = {path.stem: json.loads(path.read_text()) for path in (output / "nve_drift").glob("*.json")}
+    rows = [saved[mode] for mode in MODES if mode in saved]
+    if not rows:
+        raise SystemExit(f"no saved results in {output / 'nve_drift'}")
+    start = FRAMES / "start.npz"
+    start_ps = float(np.load(start)["equilibration_ps"]) if start.is_file() else float("nan")
+    plot(rows, output / "nve_drift.png")
+    text = markdown(rows, distribution_distances([row["mode"] for row in rows], structure), start_ps)
+    (output / "nve_drift.md").write_text(text)
+    return text
 
 
 def main(argv=None) -> int:
@@ -94,32 +207,29 @@ def main(argv=None) -> int:
     parser.add_argument("--ps", type=float, default=1000.0, help="NVE length per mode, ps")
     parser.add_argument("--dt", type=float, default=0.5, help="fs")
     parser.add_argument("--report-fs", type=float, default=10.0, help="energy sampling interval, fs")
-    parser.add_argument("--equilibration-ps", type=float, default=2.0)
+    parser.add_argument("--equilibration-ps", type=float, default=2.0,
+                        help="Langevin equilibration when runs/nve_drift/start.npz does not exist yet")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="directory with aspirin_<mode>/best.pt")
     parser.add_argument("--output", type=Path, default=DOCS)
+    parser.add_argument("--reuse", action="store_true", help="only rewrite the report from the saved results")
     args = parser.parse_args(argv)
     import torch
 
-    from gaqmd.checks.conservation import equilibrate
-
     torch.set_num_threads(1)
-    args.structure = aspirin_structure()
-    paths = {mode: args.runs / f"aspirin_{mode}" / "best.pt" for mode in args.modes}
-    missing = [str(path) for path in paths.values() if not path.is_file()]
-    if missing:
-        parser.error(f"missing models (run benchmarks/gaq_rmd17.py first): {', '.join(missing)}")
-    fp32_system = native_system(args.runs / "aspirin_fp32" / "best.pt", args.structure)
-    start = equilibrate((fp32_system, args.structure.positions), 300.0, int(args.equilibration_ps * 2000), 0.5,
-                        platform="CPU")
-    rows = [run_mode(mode, paths[mode], start, args) for mode in args.modes]
-    args.output.mkdir(parents=True, exist_ok=True)
-    plot(rows, args.output / "nve_drift.png")
-    (args.output / "nve_drift.json").write_text(json.dumps({"machine": machine(), "ps": args.ps, "dt_fs": args.dt,
-                                                             "rows": rows}, separators=(",", ":")) + "\n")
-    text = markdown(rows, args)
-    (args.output / "nve_drift.md").write_text(text)
-    print(text)
+    structure = aspirin_structure()
+    if not args.reuse:
+        needed = {"fp32"} | {"w4a8" if mode == "w4a8-12bit" else mode for mode in args.modes}
+        missing = [str(args.runs / f"aspirin_{mode}" / "best.pt") for mode in sorted(needed)
+                   if not (args.runs / f"aspirin_{mode}" / "best.pt").is_file()]
+        if missing:
+            parser.error(f"missing models (run benchmarks/gaq_rmd17.py first): {', '.join(missing)}")
+        start = start_state(structure, args.runs, args.equilibration_ps)
+        (args.output / "nve_drift").mkdir(parents=True, exist_ok=True)
+        for mode in args.modes:
+            row = {**run_mode(mode, start, structure, args), "machine": machine()}
+            (args.output / "nve_drift" / f"{mode}.json").write_text(json.dumps(row, separators=(",", ":")) + "\n")
+    print(write_report(args.output, structure))
     return 0
 
 

@@ -133,3 +133,23 @@ def test_a_thermostat_holds_a_conservative_force_at_its_target_and_a_pumping_one
     pumped_start = equilibrate((toy_system(swirl=100.0), anchors(), velocities()), 300.0, 4000, 0.5, friction_per_ps=10.0)
     pumped = langevin_temperature(pumped_start, 300.0, steps=40000, dt_fs=0.5, friction_per_ps=10.0)
     assert pumped.bias_k > 5 * pumped.stderr_k
+
+
+def test_frames_are_recorded_every_frame_every_steps_in_angstrom():
+    result = nve_drift((toy_system(), anchors(), velocities()), dt_fs=0.5, steps=400, report_every=20,
+                       frame_every=100)
+    assert result.frames.shape == (5, N, 3)
+    np.testing.assert_allclose(result.frames[0], 10.0 * anchors(), rtol=1e-12)
+    assert np.abs(result.frames[-1] - result.frames[0]).max() > 1e-4
+    with pytest.raises(ValueError, match="multiple of report_every"):
+        nve_drift((toy_system(), anchors(), velocities()), dt_fs=0.5, steps=400, report_every=20, frame_every=30)
+
+
+def test_stop_when_ends_the_run_at_the_first_frame_it_flags():
+    start = 10.0 * anchors()
+    moved = lambda frame: "moved" if np.abs(frame - start).max() > 1e-3 else None  # noqa: E731
+    result = nve_drift((toy_system(), anchors(), velocities()), dt_fs=0.5, steps=4000, report_every=20,
+                       frame_every=100, stop_when=moved)
+    assert not result.conserved and result.reason == "moved"
+    assert moved(result.frames[-1]) == "moved" and all(moved(frame) is None for frame in result.frames[:-1])
+    assert len(result.times) == 1 + 5 * (len(result.frames) - 1) < 201

@@ -13,12 +13,14 @@ inefficiency of the fit residuals (1 + 2 sum of their autocorrelation up to its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import openmm
 from openmm import app, unit
+from tqdm.auto import tqdm
 
 from gaqmd.openmm import units
 
@@ -68,6 +70,8 @@ class ConservationResult:
     times: np.ndarray = field(repr=False, compare=False)
     total_energy: np.ndarray = field(repr=False, compare=False)
     potential_energy: np.ndarray = field(repr=False, compare=False)
+    # (f, N, 3) Å every frame_every steps from t = 0 when nve_drift was asked for them, else empty
+    frames: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)), repr=False, compare=False)
 
 
 def _plain(values, quantity_unit) -> np.ndarray:
@@ -164,9 +168,13 @@ def _verdict(drift: float, stderr: float, max_drift: float, n_sigma: float) -> t
 
 
 def nve_drift(start, dt_fs: float = 0.5, steps: int = 2000, report_every: int = 10, platform: str = "Reference",
-              *, max_drift: float = 0.1, n_sigma: float = 3.0, max_energy_change: float = 1.0) -> ConservationResult:
+              *, max_drift: float = 0.1, n_sigma: float = 3.0, max_energy_change: float = 1.0, frame_every: int = 0,
+              stop_when: Callable[[np.ndarray], str | None] | None = None,
+              progress: bool = False) -> ConservationResult:
     """Run steps of VerletIntegrator(dt_fs) from start (see start_state; a Simulation's own Context is not
-    touched), recording the total energy every report_every steps and at t = 0.
+    touched), recording the total energy every report_every steps and at t = 0, and the positions every
+    frame_every steps (a multiple of report_every; 0: none) into result.frames. stop_when(frame (N, 3) Å)
+    returns why the run must end at that frame (e.g. a dissociation), or None. progress: a bar on stderr.
 
     Not conserved when |drift| > max_drift meV/atom/ps and |drift| > n_sigma standard errors, or when the
     run blows up: an OpenMMException, a non-finite energy, or |E(t) - E(0)| > max_energy_change eV/atom
@@ -174,16 +182,21 @@ def nve_drift(start, dt_fs: float = 0.5, steps: int = 2000, report_every: int = 
     """
     if steps < 2 * report_every:
         raise ValueError(f"steps={steps} gives fewer than 3 energy samples at report_every={report_every}")
+    if frame_every % report_every:
+        raise ValueError(f"frame_every={frame_every} is not a multiple of report_every={report_every}")
     state = start_state(start)
     integrator = openmm.VerletIntegrator(dt_fs * 1e-3)
     context = _context(state, integrator, platform)
     n_atoms = _n_atoms(state.system)
-    times, total, potential, failure = [], [], [], None
+    times, total, potential, frames, failure = [], [], [], [], None
+    bar = tqdm(total=steps, unit="step", desc=f"NVE {dt_fs:g} fs", disable=not progress, file=sys.stderr)
     for block in range(steps // report_every + 1):
         try:
             if block:
                 integrator.step(report_every)
-            energies = context.getState(getEnergy=True)
+                bar.update(report_every)
+            with_frame = frame_every and block * report_every % frame_every == 0
+            energies = context.getState(getEnergy=True, getPositions=bool(with_frame))
         except openmm.OpenMMException as error:
             failure = f"blew up after step {(block - 1) * report_every}: {str(error).splitlines()[0]}"
             break
@@ -199,9 +212,16 @@ def nve_drift(start, dt_fs: float = 0.5, steps: int = 2000, report_every: int = 
         times.append(block * report_every * dt_fs * 1e-3)
         total.append(kinetic + pot)
         potential.append(pot)
-    return drift_from_energies(np.array(times), np.array(total), n_atoms, max_drift=max_drift,
-                               n_sigma=n_sigma, potential_energy=np.array(potential), dt_fs=dt_fs, steps=steps,
-                               platform=platform, failure=failure)
+        if with_frame:
+            frames.append(10.0 * _plain(energies.getPositions(asNumpy=True), unit.nanometer))
+            failure = stop_when(frames[-1]) if stop_when else None
+            if failure:
+                break
+    bar.close()
+    result = drift_from_energies(np.array(times), np.array(total), n_atoms, max_drift=max_drift,
+                                 n_sigma=n_sigma, potential_energy=np.array(potential), dt_fs=dt_fs, steps=steps,
+                                 platform=platform, failure=failure)
+    return replace(result, frames=np.array(frames).reshape(len(frames), -1, 3)) if frame_every else result
 
 
 def drift_from_energies(times: np.ndarray, total_energy: np.ndarray, n_atoms: int, *, max_drift: float = 0.1,

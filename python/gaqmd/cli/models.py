@@ -35,6 +35,16 @@ def add_quantize(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
+def add_labelled_data(p) -> None:
+    """The options naming a labelled data file, its units, and which of its frames to use."""
+    p.add_argument("--data", type=Path, required=True, help="extxyz, ASE .db or MD17 .npz file with energies and forces")
+    p.add_argument("--energy-unit", default=None, help="eV, meV, kcal/mol, kJ/mol, Hartree (default: the model's training units for its training file, else eV)")
+    p.add_argument("--length-unit", default=None, help="A, bohr, nm (default as for --energy-unit)")
+    p.add_argument("--forces-are-gradients", action="store_true", help="the file stores dE/dx instead of forces")
+    p.add_argument("--split", choices=("test", "all"), default="all",
+                   help="'test': only the frames the model was never trained or validated on (needs its training file)")
+
+
 def add_evaluate(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
@@ -43,12 +53,7 @@ def add_evaluate(subparsers) -> None:
         "Errors: energy per frame in meV, force components in meV/Å.",
     )
     p.add_argument("models", nargs="+", type=Path, help="model files (.pt from `gaqmd train`)")
-    p.add_argument("--data", type=Path, required=True, help="extxyz, ASE .db or MD17 .npz file with energies and forces")
-    p.add_argument("--energy-unit", default=None, help="eV, meV, kcal/mol, kJ/mol, Hartree (default: the model's training units for its training file, else eV)")
-    p.add_argument("--length-unit", default=None, help="A, bohr, nm (default as for --energy-unit)")
-    p.add_argument("--forces-are-gradients", action="store_true", help="the file stores dE/dx instead of forces")
-    p.add_argument("--split", choices=("test", "all"), default="all",
-                   help="'test': only the frames the model was never trained or validated on (needs its training file)")
+    add_labelled_data(p)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lee-frames", type=int, default=10, help="frames used for the LEE (4 random rotations each)")
 
@@ -71,12 +76,7 @@ def add_analyze(subparsers) -> None:
         "irreps_norm_share.png, irreps_ablation.png and irreps_embeddings.png into --output.",
     )
     q.add_argument("model", type=Path, help="model file (.pt from `gaqmd train` or `gaqmd quantize`)")
-    q.add_argument("--data", type=Path, required=True, help="extxyz, ASE .db or MD17 .npz file with energies and forces")
-    q.add_argument("--split", choices=("test", "all"), default="all",
-                   help="'test': only the frames the model was never trained or validated on (needs its training file)")
-    q.add_argument("--energy-unit", default=None, help="eV, meV, kcal/mol, kJ/mol, Hartree (default: the model's training units for its training file, else eV)")
-    q.add_argument("--length-unit", default=None, help="A, bohr, nm (default as for --energy-unit)")
-    q.add_argument("--forces-are-gradients", action="store_true", help="the file stores dE/dx instead of forces")
+    add_labelled_data(q)
     q.add_argument("--frames", type=int, default=100, metavar="N",
                    help="analyze at most N frames of the split, evenly spread over it (default 100)")
     q.add_argument("--projection", choices=("auto", "phate", "pca"), default="auto",

@@ -80,12 +80,25 @@ def evaluate_model_file(
     frames = read_labelled_frames(
         metadata, model_path, data_path, split, energy_unit, length_unit, forces_are_gradients
     )
+    quant = QuantConfig.from_dict(metadata["quant"]) if "quant" in metadata else QuantConfig(mode="fp32")
+    return evaluate_loaded(model, quant, frames, str(model_path), batch_size, lee_frames, lee_rotations)
+
+
+def evaluate_loaded(
+    model,
+    quant: QuantConfig,
+    frames: Sequence[Frame],
+    label: str,
+    batch_size: int = 16,
+    lee_frames: int = 10,
+    lee_rotations: int = 4,
+) -> EvaluationRow:
+    """evaluate_model_file for a model already in memory (float64, eval mode) with its QuantConfig."""
     dataset = GraphDataset(frames, model.config.species, model.config.cutoff)
     metrics = evaluate(model, dataset, batch_size=batch_size, dtype=torch.float64)
     symmetry = local_equivariance_error(model_energy_forces(model), frames[:lee_frames], lee_rotations)
-    quant = QuantConfig.from_dict(metadata["quant"]) if "quant" in metadata else QuantConfig(mode="fp32")
     return EvaluationRow(
-        model=str(model_path),
+        model=label,
         mode=quant.mode,
         metrics=metrics,
         symmetry=symmetry,
