@@ -7,6 +7,7 @@ from e3nn.util.test import assert_equivariant
 from gaqmd.cli import main
 from gaqmd.checks import local_equivariance_error, model_energy_forces
 from gaqmd.data import GraphDataset, read_frames
+from gaqmd.export import ExportError, lower_model
 from gaqmd.model import energy_and_forces
 from gaqmd.model.io import load_model
 from gaqmd.quant import QuantConfig, calibrate, prepare_qat, unpack_int4
@@ -105,6 +106,20 @@ def test_a_global_codebook_is_rotation_dependent(ethanol):
     """The reason for local frames: one fixed codebook orientation does not commute with rotations."""
     model = quantized_model("w4a8", ethanol, l_max=1, direction_frame="global", codebook_bits=8)
     assert local_equivariance_error(model_energy_forces(model), ethanol[:4], 3).lee > 1e-4
+
+
+def test_l2_features_in_local_frames_make_an_l_max_2_model_equivariant_and_are_not_exported(ethanol):
+    lee = {
+        frame: local_equivariance_error(
+            model_energy_forces(quantized_model("w4a8", ethanol, l_max=2, l2_mode="int8-shared", l2_frame=frame)),
+            ethanol[:4], 3).lee
+        for frame in ("global", "local")
+    }
+    assert lee["global"] > 1e-4  # int8 per component of l=2 features depends on their orientation
+    assert lee["local"] < 1e-6 * lee["global"]
+    model = quantized_model("w4a8", ethanol, l_max=2, l2_frame="local")
+    with pytest.raises(ExportError, match="l2_frame: local"):
+        lower_model(model)
 
 
 def test_weight_bytes_of_w4_are_at_least_six_times_below_fp32(ethanol):

@@ -138,3 +138,43 @@ def test_l2_options_share_the_flat_interface(kind):
 def test_unknown_l2_option_is_rejected():
     with pytest.raises(ValueError):
         l2_quantizer("int4", 4)
+
+
+def _frames_and_features(rotation, wigner, channels=3, seed=0):
+    """Frames of a random molecule rotated by `rotation` (3, 3), and random l=2 features rotated by
+    its representation `wigner` (5, 5)."""
+    from gaqmd.data import neighbor_list
+    from gaqmd.quant.frames import local_frames
+
+    positions = np.random.default_rng(seed).normal(scale=1.5, size=(10, 3)) @ rotation.numpy().T
+    edge_index, shifts = neighbor_list(positions, 4.0)
+    frames = local_frames(torch.tensor(positions), torch.from_numpy(edge_index), torch.from_numpy(shifts))
+    x = _features(10, channels, 5, seed).reshape(10, channels, 5)
+    return frames, torch.einsum("ab,ncb->nca", wigner, x).flatten(-2)
+
+
+@pytest.mark.parametrize("kind", ["int8-shared", "mddq-fp16", "fp16"])
+def test_l2_options_in_local_frames_commute_with_rotations(kind):
+    from gaqmd.quant import LocalFrameQuantizer
+    from gaqmd.quant.frames import wigner_from_frames
+
+    channels = 3
+    quantizer = LocalFrameQuantizer(l2_quantizer(kind, channels), channels, 2).double()
+    frames, x = _frames_and_features(torch.eye(3, dtype=torch.float64), torch.eye(5, dtype=torch.float64))
+    quantizer.frames = frames
+    quantizer.train()
+    quantizer(x)  # initialises the learned scales on this batch
+    quantizer.eval()
+    reference = quantizer(x).detach().reshape(10, channels, 5)
+    plain = l2_quantizer(kind, channels).double()
+    plain.load_state_dict(quantizer.quantizer.state_dict())
+    worst_plain = 0.0
+    for seed in range(4):
+        rotation = _random_rotation(seed)
+        D = wigner_from_frames(rotation[None], 2)[0]  # exact; e3nn's D_from_matrix is good to ~1e-7
+        quantizer.frames, rotated = _frames_and_features(rotation, D)
+        expected = torch.einsum("ab,ncb->nca", D, reference)
+        np.testing.assert_allclose(quantizer(rotated).detach().reshape(10, channels, 5), expected.detach(), atol=1e-12)
+        plain_rotated = torch.einsum("ab,ncb->nca", D, plain.eval()(x).reshape(10, channels, 5))
+        worst_plain = max(worst_plain, (plain(rotated).reshape(10, channels, 5) - plain_rotated).abs().max().item())
+    assert worst_plain > 1e-6  # the same quantizer without frames does not commute with rotations

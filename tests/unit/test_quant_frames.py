@@ -1,6 +1,7 @@
 """Local frames: orthonormal, rotate with the molecule, defined in degenerate environments."""
 
 import numpy as np
+import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
@@ -43,3 +44,20 @@ def test_degenerate_environments_still_give_orthonormal_frames():
     torch.testing.assert_close(lone, torch.eye(3, dtype=lone.dtype).expand(2, 3, 3))
     linear = frames_of(np.array([[0.0, 0.0, 0.0], [1.2, 0.0, 0.0], [-1.2, 0.0, 0.0]]))
     torch.testing.assert_close(linear @ linear.transpose(1, 2), torch.eye(3, dtype=linear.dtype).expand(3, 3, 3))
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3])
+def test_wigner_from_frames_is_the_representation_of_e3nn_harmonics(degree):
+    from e3nn import o3
+
+    from gaqmd.quant.frames import wigner_from_frames
+
+    rotations = torch.tensor(Rotation.random(6, random_state=degree).as_matrix())
+    directions = torch.tensor(np.random.default_rng(degree).normal(size=(20, 3)))
+    wigner = wigner_from_frames(rotations, degree)
+    rotated = o3.spherical_harmonics(degree, torch.einsum("nab,kb->nka", rotations, directions), normalize=True)
+    expected = torch.einsum("nab,kb->nka", wigner, o3.spherical_harmonics(degree, directions, normalize=True))
+    np.testing.assert_allclose(rotated, expected, atol=1e-13)
+    np.testing.assert_allclose(wigner @ wigner.transpose(1, 2), torch.eye(2 * degree + 1).expand_as(wigner), atol=1e-13)
+    # e3nn's own matrices agree to its float32-derived precision
+    np.testing.assert_allclose(wigner, o3.Irrep(degree, 1).D_from_matrix(rotations), atol=1e-5)

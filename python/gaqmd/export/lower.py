@@ -19,7 +19,12 @@ from gaqmd.quant.activations import IrrepsQuantizer
 from gaqmd.quant.int4 import pack_int4, quantize_int4
 from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.quant.mddq import MddqQuantizer
-from gaqmd.quant.vector_baselines import Fp16Quantizer, MddqFp16Quantizer, NaiveInt8Vectors
+from gaqmd.quant.vector_baselines import (
+    Fp16Quantizer,
+    LocalFrameQuantizer,
+    MddqFp16Quantizer,
+    NaiveInt8Vectors,
+)
 from gaqmd.quant.weights import Int4Rows
 
 FORMAT_VERSION = 1
@@ -174,6 +179,9 @@ def _put_mddq(out: Description, name: str, quantizer: MddqQuantizer) -> None:
 def _put_vector_block(out: Description, name: str, block: nn.Module, degree: int) -> None:
     """An l >= 1 block: attribute NAME.kind says which quantizer (docs/format.md)."""
     attributes = out[0]
+    if isinstance(block, LocalFrameQuantizer):
+        raise ExportError(f"{name}: l={degree} features in local frames (l2_frame: local) are not implemented by "
+                          "the native engine yet; quantize with l2_frame: global to export")
     if isinstance(block, MddqQuantizer) and degree == 1:
         attributes[f"{name}.kind"] = "mddq"
         _put_mddq(out, name, block)

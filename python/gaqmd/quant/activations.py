@@ -7,6 +7,7 @@ attention's radial key input, and the readout MLP inputs. Spherical harmonics an
 stay in float: the engine computes them per edge in registers and accumulates in fp32.
 """
 
+import functools
 from typing import Optional
 
 import torch
@@ -19,7 +20,7 @@ from gaqmd.quant.config import QuantConfig
 from gaqmd.quant.frames import local_frames
 from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.quant.mddq import MddqQuantizer
-from gaqmd.quant.vector_baselines import l2_quantizer, naive_vector_quantizer
+from gaqmd.quant.vector_baselines import LocalFrameQuantizer, l2_quantizer, naive_vector_quantizer
 
 
 class IrrepsQuantizer(nn.Module):
@@ -51,7 +52,8 @@ def block_quantizer(mul: int, degree: int, config: QuantConfig, codebook) -> nn.
         return naive_vector_quantizer(mul, 2 * degree + 1, bits, init=init)
     if degree == 1:
         return MddqQuantizer(mul, codebook, magnitude_bits=bits, log_domain=config.magnitude_log_domain, init=init)
-    return l2_quantizer(config.l2_mode, mul, bits, init=init)
+    quantizer = l2_quantizer(config.l2_mode, mul, bits, init=init)
+    return LocalFrameQuantizer(quantizer, mul, degree) if config.l2_frame == "local" else quantizer
 
 
 def scalar_quantizer(num_channels: int, config: QuantConfig) -> LsqQuantizer:
@@ -90,17 +92,19 @@ def quantize_activations(model: EquivariantPotential, config: QuantConfig) -> No
         attach_output(layer.radial_mlp, scalar_quantizer(layer.tensor_product.weight_numel, config))
         if layer.attention is not None:
             attach_input(layer.attention.key_radial, scalar_quantizer(layer.attention.key_radial.in_features, config))
-    if config.mode == "w4a8" and config.direction_frame == "local":
-        model.register_forward_pre_hook(_set_local_frames)
+    directions_local = config.direction_frame == "local"
+    if config.mode == "w4a8" and (directions_local or config.l2_frame == "local"):
+        model.register_forward_pre_hook(functools.partial(_set_local_frames, directions=directions_local))
     attach_input(model.readout.hidden, scalar_quantizer(model.readout.hidden.in_features, config))
     attach_input(model.readout.out, scalar_quantizer(model.readout.out.in_features, config))
 
 
-def _set_local_frames(model, args):
-    """Forward pre-hook of the potential: frames from (positions, species, edge_index, edge_shift)."""
+def _set_local_frames(model, args, directions: bool = True):
+    """Forward pre-hook of the potential: frames from (positions, species, edge_index, edge_shift)
+    for the l >= 2 blocks in local frames, and for the MDDQ directions when `directions`."""
     frames = local_frames(args[0], args[2], args[3])
     for module in model.modules():
-        if isinstance(module, MddqQuantizer):
+        if isinstance(module, LocalFrameQuantizer) or (directions and isinstance(module, MddqQuantizer)):
             module.frames = frames
 
 

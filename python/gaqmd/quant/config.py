@@ -28,6 +28,9 @@ class QuantConfig:
     direction_frame: str = "local"
     magnitude_log_domain: bool = False
     l2_mode: str = "mddq-fp16"  # how l=2 features are stored in w4a8 (see docs/quantization.md)
+    # "local": l=2 blocks quantized in the same per-atom frames (rotation covariant; PyTorch only,
+    # not exportable yet); "global": as they come
+    l2_frame: str = "global"
     vector_warmup_epochs: int = 2  # QAT epochs before vector (l>0) quantization switches on
     # Mixed precision of node features, indexed by l: int bits of l=0, magnitude bits of l=1
     # (direction bits are codebook_bits), int/magnitude bits of l=2. None: activation_bits for all.
@@ -40,6 +43,8 @@ class QuantConfig:
             raise ValueError(f"unknown l2_mode {self.l2_mode!r}; choose from {L2_MODES}")
         if self.direction_frame not in ("local", "global"):
             raise ValueError(f"direction_frame must be 'local' or 'global', got {self.direction_frame!r}")
+        if self.l2_frame not in ("local", "global"):
+            raise ValueError(f"l2_frame must be 'local' or 'global', got {self.l2_frame!r}")
         if self.weight_scale not in ("max", "mse"):
             raise ValueError(f"weight_scale must be 'max' or 'mse', got {self.weight_scale!r}")
         if self.scale_init not in ("max", "lsq"):

@@ -54,3 +54,29 @@ def local_frames(positions: torch.Tensor, edge_index: torch.Tensor, edge_shift: 
     e2 = e2 / e2.norm(dim=-1, keepdim=True)
     built = torch.stack([e1, e2, torch.linalg.cross(e1, e2)], dim=1)
     return torch.where(has_neighbour.view(-1, 1, 1), built, frames)
+
+
+def _sample_directions(count: int = 16) -> torch.Tensor:
+    """(count, 3) float64 unit vectors on a Fibonacci spiral: enough generic points that the
+    spherical harmonics of any degree <= 3 evaluated on them have full rank."""
+    k = torch.arange(count, dtype=torch.float64) + 0.5
+    z = 1.0 - 2.0 * k / count
+    phi = k * torch.pi * (3.0 - 5.0**0.5)
+    r = (1.0 - z * z).sqrt()
+    return torch.stack([r * torch.cos(phi), r * torch.sin(phi), z], dim=-1)
+
+
+@torch.no_grad()
+def wigner_from_frames(frames: torch.Tensor, degree: int) -> torch.Tensor:
+    """frames (N, 3, 3) rotation matrices -> (N, 2l+1, 2l+1) matrices D with Y_l(F p) = D Y_l(p) for
+    every direction p, Y_l e3nn's real spherical harmonics (the basis of e3nn's l-features).
+
+    Solved from Y_l on fixed sample directions P: Y_l(P F^T) = Y_l(P) D^T, least squares (exact:
+    Y_l(P) has full column rank)."""
+    from e3nn import o3
+
+    points = _sample_directions()
+    basis = o3.spherical_harmonics(degree, points, normalize=True)  # (K, d)
+    rotated = o3.spherical_harmonics(degree, torch.einsum("nab,kb->nka", frames.double(), points), normalize=True)
+    transposed = torch.linalg.pinv(basis) @ rotated  # (N, d, d) = D^T
+    return transposed.transpose(1, 2).to(frames.dtype)

@@ -6,6 +6,7 @@
 - l = 2 options, compared later by measurement (L2_OPTIONS, l2_quantizer):
   "int8-shared": NaiveInt8Vectors per channel; "fp16": every component rounded to float16;
   "mddq-fp16": uint8 magnitude (as in MDDQ) times the unit 5-vector u rounded to float16.
+  Each may act in per-atom local frames (LocalFrameQuantizer, `l2_frame: local`).
 Backward: straight-through (clipped for int8, identity for fp16, geometric STE for mddq-fp16,
 treating the float16 rounding of u as identity).
 """
@@ -15,6 +16,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
+from gaqmd.quant.frames import wigner_from_frames
 from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.quant.mddq import GeometricSTE, MagnitudeQuantizer, polar, split_vectors
 
@@ -103,6 +105,28 @@ class MddqFp16Quantizer(nn.Module):
 
 
 L2_OPTIONS = {"mddq-fp16": MddqFp16Quantizer, "int8-shared": Int8SharedQuantizer, "fp16": Fp16Quantizer}
+
+
+class LocalFrameQuantizer(nn.Module):
+    """Any C x (2l+1) block quantizer applied in each atom's local frame (gaqmd.quant.frames):
+    x_hat = D^T q(D x) with D = D_l(F) the frame's rotation in the l-feature basis. F(Rx) = F(x) R^T
+    makes D x rotation invariant, so whatever q rounds, the block commutes with rotations. With no
+    frames set (N, 3, 3), q acts on x directly. Backward: D^T (q's backward) D, frames constant.
+    """
+
+    def __init__(self, quantizer: nn.Module, channels: int, l: int):
+        super().__init__()
+        self.quantizer, self.channels, self.l = quantizer, channels, l
+        self.frames = None  # set per forward by the model's frame hook
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frames is None:
+            return self.quantizer(x)
+        rotation = wigner_from_frames(self.frames, self.l).to(x.dtype)  # (N, d, d)
+        v = split_vectors(x, self.channels)
+        local = torch.einsum("nab,ncb->nca", rotation, v).flatten(-2)
+        quantized = split_vectors(self.quantizer(local), self.channels)
+        return torch.einsum("nba,ncb->nca", rotation, quantized).flatten(-2)
 
 
 def l2_quantizer(kind: str, channels: int, bits: int = 8, **kwargs) -> nn.Module:
