@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/rmd17_fp32.py
 	$(PY) benchmarks/gaq_rmd17.py
 	$(PY) benchmarks/irrep_bits.py
+	$(PY) benchmarks/l2_options.py
 	$(PY) benchmarks/engine_speed.py
 	$(PY) benchmarks/nve_drift.py
 
