@@ -8,7 +8,7 @@ local frames the l=1 directions use (`l2_frame: local`); the whole-model naive p
 ethanol (`gaqmd train examples/configs/ethanol.yaml --set model.l_max=2`), then int4 weights
 fine-tuned (stage 1, examples/configs/qat_weights.yaml), both one thread each within the budgets
 below. Each option attaches the W4A8 activation quantizers to that W4A32 model and calibrates their
-scales on 64 training frames ("max" rule, as benchmarks/irrep_bits.py); with --qat the named
+scales on every training frame ("max" rule, as `gaqmd quantize` does); with --qat the named
 variants are also fine-tuned (stage 2, examples/configs/qat.yaml, --qat-minutes each) and evaluated. Errors and the LEE
 (DESIGN §4) on the held-out frames; writes docs/results/l2_options.{md,json}.
 
@@ -115,8 +115,8 @@ def measure(lee_frames: int, qat: list[str]) -> list[dict]:
         model.quant_config = config
         frames = read_labelled_frames(metadata, path, DATA, "all")
         split = Split.from_dict(metadata["split"])
-        calibration = GraphDataset([frames[i] for i in split.train[:64]], model.config.species, model.config.cutoff)
-        calibrate(model, calibration.batches(8), torch.float64)
+        calibration = GraphDataset([frames[i] for i in split.train], model.config.species, model.config.cutoff)
+        calibrate(model, calibration.batches(16), torch.float64)
         test = [frames[i] for i in split.test]
         rows.append(row_of(evaluate_loaded(model.eval(), config, test, variant, lee_frames=lee_frames), variant,
                            l2_bits(config)))
@@ -152,7 +152,7 @@ def markdown(saved: dict) -> str:
     lines = ["# Storing l=2 features in W4A8 (rMD17 ethanol, l_max = 2 model)", "",
              f"Machine: {saved['machine']}. Command: `{saved['command']}`. Model: `small` preset with l_max = 2 "
              f"(FP32 {FP32_MINUTES} min, then int4 weights {W4A32_MINUTES} min of QAT, one core each). PTQ rows: "
-             "the W4A32 model with W4A8 activation quantizers calibrated on 64 training frames ('max'); QAT rows: "
+             "the W4A32 model with W4A8 activation quantizers calibrated on every training frame ('max'); QAT rows: "
              "stage-2 fine-tuning of that variant. Local frame: the l=2 block quantized in the per-atom frames of "
              "the l=1 directions (PyTorch only; the engine does not implement it yet). Errors on the held-out frames; LEE on the first "
              f"{saved['lee_frames']} of them (4 rotations).", "",

@@ -1,12 +1,15 @@
 """QAT on the potential: what each mode quantizes, symmetry, integer form, fine-tuning end to end."""
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 from e3nn.util.test import assert_equivariant
 
 from gaqmd.cli import main
 from gaqmd.checks import local_equivariance_error, model_energy_forces
-from gaqmd.data import GraphDataset, read_frames
+from gaqmd.data import GraphDataset, Split, read_frames
 from gaqmd.export import ExportError, lower_model
 from gaqmd.model import energy_and_forces
 from gaqmd.model.io import load_model
@@ -14,10 +17,12 @@ from gaqmd.quant import QuantConfig, calibrate, prepare_qat, unpack_int4
 from gaqmd.quant.activations import IrrepsQuantizer, set_vector_quantization
 from gaqmd.quant.convert import convert_weights
 from gaqmd.quant.footprint import weight_bytes
+from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.testing.model import energy_forces_fn, make_model, quantized_model
 from gaqmd.testing.runs import tiny_run_config
 from gaqmd.testing.tolerances import FLOAT64_EQUIVARIANCE
 from gaqmd.train import Trainer
+from gaqmd.train.metrics import predict
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +158,8 @@ def test_quantize_cli_fine_tunes_an_fp32_model_and_evaluate_reports_every_mode(d
 
 
 def test_staged_qat_continues_the_w4a32_weights_and_refuses_other_quantized_parents(data_dir, tmp_path, capsys):
-    fp32 = Trainer(tiny_run_config(data_dir / "rmd17" / "train_1000.xyz", tmp_path / "fp32", epochs=1))
+    config = tiny_run_config(data_dir / "rmd17" / "train_1000.xyz", tmp_path / "fp32", epochs=1)
+    fp32 = Trainer(dataclasses.replace(config, data=dataclasses.replace(config.data, n_train=120)))
     fp32.fit()
     config = tmp_path / "qat.yaml"
     config.write_text("quant:\n  mode: w4a32\ntrain:\n  epochs: 1\n")
@@ -165,6 +171,21 @@ def test_staged_qat_continues_the_w4a32_weights_and_refuses_other_quantized_pare
     parent, child = load_model(w4a32)[0], load_model(w4a8)[0]
     assert torch.equal(convert_weights(parent)["embedding"].packed, convert_weights(child)["embedding"].packed)
     assert load_model(w4a8)[1]["fp32_origin"] == str(tmp_path / "fp32" / "best.pt")
+    # epochs 0: calibration only; the range of the first radial-MLP input (the radial basis, which no
+    # other quantizer feeds) is its max over every training frame
+    calibrated = tmp_path / "ptq" / "best.pt"
+    assert main([*stage_two, "--set", "train.epochs=0", "--set", "quant.scale_init=max", "--set",
+                 f"output={calibrated.parent}"]) == 0
+    assert (calibrated.parent / "metrics.json").is_file() and not (calibrated.parent / "history.csv").exists()
+    model, metadata = load_model(calibrated)
+    assert torch.equal(convert_weights(parent)["embedding"].packed, convert_weights(model)["embedding"].packed)
+    first = model.layers[0].radial_mlp.layers[0].input_quantizer
+    seen = []
+    first.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
+    frames = read_frames(data_dir / "rmd17" / "train_1000.xyz")
+    train = [frames[i] for i in Split.from_dict(metadata["split"]).train]
+    predict(model, GraphDataset(train, model.config.species, model.config.cutoff), dtype=torch.float64)
+    np.testing.assert_allclose(first.scale.detach() * first.qmax, torch.cat(seen).abs().amax(0), rtol=1e-5)
     capsys.readouterr()
     assert main([*stage_two, "--set", "quant.weight_scale=mse", "--set", f"output={tmp_path / 'x'}"]) == 2
     assert "keeps the parent's int4 rules" in capsys.readouterr().err

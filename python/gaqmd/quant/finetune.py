@@ -1,6 +1,5 @@
 """QAT fine-tuning from an FP32 (or W4A32) model file: the engine behind `gaqmd quantize`."""
 
-import itertools
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -14,11 +13,13 @@ from gaqmd.quant.activations import set_vector_quantization
 from gaqmd.quant.config import QuantConfig
 from gaqmd.quant.qat import calibrate, prepare_qat
 from gaqmd.train.config import RunConfig, apply_overrides
-from gaqmd.train.loop import DTYPES, Trainer
+from gaqmd.train.loop import DTYPES, Trainer, refit_energy_shift
 from gaqmd.train.metrics import ErrorMetrics
 from gaqmd.train.setup import prepare_data
 
-CALIBRATION_BATCHES = 8
+# Activation ranges come from every training frame: a range calibrated on a few frames clips the
+# larger activations of others, and a clipped activation passes no force (its STE derivative is 0).
+CALIBRATION_BATCH_SIZE = 16
 
 
 def load_quantize_config(path: Path, parent_metadata: dict, assignments: Sequence[str] = ()):
@@ -38,9 +39,12 @@ def load_quantize_config(path: Path, parent_metadata: dict, assignments: Sequenc
     return RunConfig.from_dict(values), quant
 
 
-def vector_warmup(quant: QuantConfig):
-    """before_epoch hook: vectors switch on after `vector_warmup_epochs`; the best model is then
-    chosen among fully quantized epochs only."""
+def qat_epoch_start(quant: QuantConfig):
+    """before_epoch hook: vectors switch on after `vector_warmup_epochs` (the best model is then
+    chosen among fully quantized epochs only), and the per-species energy shift is refitted to
+    the quantized model. Rounding shifts the energy by a near-constant that only the shift can
+    absorb; it is not trained (see ENERGY_ONLY_PARAMETERS), so without the refit the energy loss
+    bends the other weights to absorb it."""
 
     def hook(trainer: Trainer) -> None:
         enabled = trainer.state.epoch >= quant.vector_warmup_epochs
@@ -49,6 +53,8 @@ def vector_warmup(quant: QuantConfig):
         if trainer.state.epoch == quant.vector_warmup_epochs:
             trainer.state.best_val_force_mae = float("inf")
             trainer.state.epochs_since_best = 0
+        refit_energy_shift(trainer.model, trainer.data.train)
+        trainer.ema.shadow["readout.shift"].copy_(trainer.model.readout.shift.detach())
 
     return hook
 
@@ -98,15 +104,18 @@ def quantize(parent: Path, config_path: Path, assignments: Sequence[str] = (), r
     if "split" in parent_metadata and data.split != Split.from_dict(parent_metadata["split"]):
         raise ValueError("the data split differs from the one the FP32 model was trained on; test frames could leak")
     prepare_qat(model.to(dtype), quant)
-    calibrate(model, itertools.islice(data.train.batches(config.train.batch_size), CALIBRATION_BATCHES), dtype)
+    calibrate(model, data.train.batches(CALIBRATION_BATCH_SIZE), dtype)
     trainer = Trainer(
         config,
         data=data,
         model=model,
         metadata={"quant": quant.to_dict(), "parent": str(parent), "fp32_origin": fp32_origin(parent, parent_metadata)},
-        before_epoch=vector_warmup(quant),
+        before_epoch=qat_epoch_start(quant),
     )
     if resume:
         trainer.resume()
-    print(f"stopped: {trainer.fit()}", file=sys.stderr)
+    if config.train.epochs == 0:  # post-training quantization: the calibrated model as it stands
+        trainer.save_best()
+    else:
+        print(f"stopped: {trainer.fit()}", file=sys.stderr)
     return trainer.finish()

@@ -272,12 +272,13 @@ def refit_energy_shift(model, dataset, batch_size: int = 16) -> None:
     E_ref - E_model over dataset (minimum-norm when species counts are collinear)."""
     counts, residuals = [], []
     num_species = len(model.config.species)
+    dtype = model.readout.shift.dtype
     for graph in dataset.batches(batch_size):
-        graph = graph.to(dtype=torch.float64)
+        graph = graph.to(dtype=dtype)
         energy = model(graph.positions, graph.species, graph.edge_index, graph.edge_shift, graph.batch, graph.num_graphs)
-        one_hot = torch.nn.functional.one_hot(graph.species, num_species).to(torch.float64)
+        one_hot = torch.nn.functional.one_hot(graph.species, num_species).double()
         counts.append(torch.zeros(graph.num_graphs, num_species, dtype=torch.float64).index_add(0, graph.batch, one_hot))
-        residuals.append(graph.energy - energy)
+        residuals.append((graph.energy - energy).double())
     correction = torch.linalg.lstsq(torch.cat(counts), torch.cat(residuals).unsqueeze(-1), driver="gelsd").solution
     model.readout.shift.add_(correction.squeeze(-1).to(model.readout.shift.dtype))
 
