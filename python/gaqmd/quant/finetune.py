@@ -42,9 +42,8 @@ def load_quantize_config(path: Path, parent_metadata: dict, assignments: Sequenc
 def qat_epoch_start(quant: QuantConfig):
     """before_epoch hook: vectors switch on after `vector_warmup_epochs` (the best model is then
     chosen among fully quantized epochs only), and the per-species energy shift is refitted to
-    the quantized model. Rounding shifts the energy by a near-constant that only the shift can
-    absorb; it is not trained (see ENERGY_ONLY_PARAMETERS), so without the refit the energy loss
-    bends the other weights to absorb it."""
+    the quantized model: rounding shifts the energy by a near-constant that only the shift can
+    absorb, and the shift is not trained (see ENERGY_ONLY_PARAMETERS)."""
 
     def hook(trainer: Trainer) -> None:
         enabled = trainer.state.epoch >= quant.vector_warmup_epochs
