@@ -182,7 +182,7 @@ def markdown(rows: list[dict], distances: dict[str, str], start_ps: float) -> st
              "| energy verdict | structure | bond / angle distance to FP32 |",
              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['mode']} | {row['ps_simulated']:.1f} | {row['drift']:+.4f} ± {row['drift_stderr']:.4f} "
+        lines.append(f"| {row['mode']} | {row['ps_simulated']:.1f} | {row['drift']:+.3g} ± {row['drift_stderr']:.2g} "
                      f"| {row['rms_fluctuation']:.4f} | {row['max_abs_change']:.3g} | {row['reason']} "
                      f"| {row['stability']} | {distances.get(row['mode'], '—')} |")
     lines += ["", "![total energy](nve_drift.png)"]
