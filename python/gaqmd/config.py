@@ -24,13 +24,14 @@ def _coerced(name: str, value: Any, annotation, what: str) -> Any:
     target = float if float in numbers else int
     if isinstance(value, target) or (target is float and isinstance(value, int)):
         return target(value)
-    try:
-        if isinstance(value, str) or (target is int and isinstance(value, float) and value.is_integer()):
+    if target is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
             return target(value)
-        raise ValueError
-    except ValueError:
-        raise ValueError(f"{what} {name!r} must be {'a number' if target is float else 'an integer'}, "
-                         f"got {value!r}") from None
+        except ValueError:
+            pass
+    raise ValueError(f"{what} {name!r} must be {'a number' if target is float else 'an integer'}, got {value!r}")
 
 
 def config_from_mapping(cls: type[Config], values: Mapping[str, Any], what: str) -> Config:
