@@ -26,8 +26,7 @@ from rmd17_fp32 import machine  # noqa: E402
 from gaqmd.data import GraphDataset  # noqa: E402
 from gaqmd.data.splits import Split  # noqa: E402
 from gaqmd.model.io import load_model  # noqa: E402
-from gaqmd.quant import QuantConfig, calibrate  # noqa: E402
-from gaqmd.quant.activations import quantize_activations  # noqa: E402
+from gaqmd.quant import QuantConfig, add_activation_quantizers  # noqa: E402
 from gaqmd.train.evaluation import read_labelled_frames  # noqa: E402
 from gaqmd.train.metrics import evaluate  # noqa: E402
 
@@ -46,13 +45,10 @@ def packed_bytes_per_atom(model, bits: tuple[int, int]) -> float:
 def measure(molecule: str, bits: tuple[int, int], runs: Path, test_frames: int) -> dict:
     path = runs / f"{molecule}_w4a32" / "best.pt"
     model, metadata = load_model(path, dtype=torch.float64)
-    config = QuantConfig(mode="w4a8", scale_init="max", irrep_bits=bits)
-    quantize_activations(model, config)
-    model.quant_config = config
     frames = read_labelled_frames(metadata, path, DATA[molecule], "all")
     train = [frames[i] for i in Split.from_dict(metadata["split"]).train[:64]]
-    calibrate(model, GraphDataset(train, model.config.species, model.config.cutoff).batches(8), torch.float64)
-    model.eval()
+    model = add_activation_quantizers(model, QuantConfig(mode="w4a8", scale_init="max", irrep_bits=bits), train,
+                                      batch_size=8)
     test = [frames[i] for i in Split.from_dict(metadata["split"]).test[:test_frames]]
     metrics = evaluate(model, GraphDataset(test, model.config.species, model.config.cutoff), batch_size=25,
                        dtype=torch.float64)

@@ -92,11 +92,9 @@ def l2_bits(config) -> float:
 def measure(lee_frames: int, qat: list[str]) -> list[dict]:
     import torch
 
-    from gaqmd.data import GraphDataset
     from gaqmd.data.splits import Split
     from gaqmd.model.io import load_model
-    from gaqmd.quant import QuantConfig, calibrate
-    from gaqmd.quant.activations import quantize_activations
+    from gaqmd.quant import QuantConfig, add_activation_quantizers
     from gaqmd.train.evaluation import evaluate_loaded, evaluate_model_file, read_labelled_frames
 
     rows = []
@@ -105,20 +103,17 @@ def measure(lee_frames: int, qat: list[str]) -> list[dict]:
         rows.append(row_of(evaluate_model_file(path, DATA, "test", lee_frames=lee_frames), stage.upper(),
                            l2_bits(QuantConfig(mode=stage))))
     path = run_dir("w4a32") / "best.pt"
+    metadata = load_model(path)[1]
+    frames = read_labelled_frames(metadata, path, DATA, "all")
+    split = Split.from_dict(metadata["split"])
+    train, test = [frames[i] for i in split.train], [frames[i] for i in split.test]
     variants = {f"PTQ w4a8, {option}, {frame} frame": QuantConfig(mode="w4a8", scale_init="max", l2_mode=option,
                                                                    l2_frame=frame)
                 for frame in FRAMES for option in OPTIONS}
     variants["PTQ w4a8-naive"] = QuantConfig(mode="w4a8-naive", scale_init="max")
     for variant, config in variants.items():
-        model, metadata = load_model(path, dtype=torch.float64)
-        quantize_activations(model, config)
-        model.quant_config = config
-        frames = read_labelled_frames(metadata, path, DATA, "all")
-        split = Split.from_dict(metadata["split"])
-        calibration = GraphDataset([frames[i] for i in split.train], model.config.species, model.config.cutoff)
-        calibrate(model, calibration.batches(16), torch.float64)
-        test = [frames[i] for i in split.test]
-        rows.append(row_of(evaluate_loaded(model.eval(), config, test, variant, lee_frames=lee_frames), variant,
+        model = add_activation_quantizers(load_model(path, dtype=torch.float64)[0], config, train)
+        rows.append(row_of(evaluate_loaded(model, config, test, variant, lee_frames=lee_frames), variant,
                            l2_bits(config)))
     for variant in qat:
         option, frame = variant.split(":")

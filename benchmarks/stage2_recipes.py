@@ -34,21 +34,17 @@ def calibrated_only(n_frames: int, rule: str) -> dict:
 
     from gaqmd.data import GraphDataset, Split
     from gaqmd.model.io import load_model
-    from gaqmd.quant import QuantConfig, calibrate
-    from gaqmd.quant.activations import quantize_activations
+    from gaqmd.quant import QuantConfig, add_activation_quantizers
     from gaqmd.train.evaluation import read_labelled_frames
     from gaqmd.train.metrics import evaluate
 
     model, metadata = load_model(PARENT, dtype=torch.float64)
-    config = QuantConfig(mode="w4a8", weight_scale="mse", scale_init=rule)
-    quantize_activations(model, config)
-    model.quant_config = config
     frames = read_labelled_frames(metadata, PARENT, DATA, "all")
     split = Split.from_dict(metadata["split"])
-    train = [frames[i] for i in split.train[:n_frames]]
-    calibrate(model, GraphDataset(train, model.config.species, model.config.cutoff).batches(5), torch.float64)
+    model = add_activation_quantizers(model, QuantConfig(mode="w4a8", weight_scale="mse", scale_init=rule),
+                                      [frames[i] for i in split.train[:n_frames]], batch_size=5)
     test = GraphDataset([frames[i] for i in split.test], model.config.species, model.config.cutoff)
-    metrics = evaluate(model.eval(), test, dtype=torch.float64)
+    metrics = evaluate(model, test, dtype=torch.float64)
     return {"force_mae": metrics.force_mae, "energy_mae": metrics.energy_mae}
 
 

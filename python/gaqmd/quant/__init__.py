@@ -13,7 +13,7 @@ from gaqmd.quant.convert import convert_weights
 from gaqmd.quant.int4 import dequantize_int4, fake_quant_int4, pack_int4, quantize_int4, unpack_int4
 from gaqmd.quant.lsq import LsqFakeQuant, LsqQuantizer, round_half_even_quant
 from gaqmd.quant.mddq import GeometricSTE, MagnitudeQuantizer, MddqCodes, MddqQuantizer, polar, split_vectors
-from gaqmd.quant.qat import calibrate, prepare_qat
+from gaqmd.quant.qat import add_activation_quantizers, calibrate, prepare_qat
 from gaqmd.quant.vector_baselines import (
     L2_OPTIONS,
     Fp16Quantizer,
@@ -27,6 +27,7 @@ from gaqmd.quant.vector_baselines import (
 
 __all__ = [
     "QuantConfig",
+    "add_activation_quantizers",
     "calibrate",
     "convert_weights",
     "prepare_qat",

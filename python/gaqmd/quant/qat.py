@@ -4,6 +4,7 @@ from typing import Iterable
 
 import torch
 
+from gaqmd.data import GraphDataset
 from gaqmd.model import EquivariantPotential, energy_and_forces
 from gaqmd.quant.activations import quantize_activations, set_vector_quantization
 from gaqmd.quant.config import QuantConfig
@@ -46,3 +47,14 @@ def calibrate(model: EquivariantPotential, batches: Iterable, dtype: torch.dtype
                 stacked = torch.stack(scales)
                 quantizer.scale.copy_(stacked.amax(0) if quantizer.init == "max" else stacked.mean(0))
     model.train(was_training)
+
+
+def add_activation_quantizers(model: EquivariantPotential, config: QuantConfig, frames, batch_size: int = 16,
+                              dtype: torch.dtype = torch.float64) -> EquivariantPotential:
+    """Post-training quantization of the activations: attach config's activation quantizers to a model
+    whose weights are already final (e.g. a W4A32 model), calibrate them on frames (a list of Frame)
+    in batches of batch_size, and return the model in eval mode."""
+    quantize_activations(model, config)
+    model.quant_config = config
+    calibrate(model, GraphDataset(frames, model.config.species, model.config.cutoff).batches(batch_size), dtype)
+    return model.eval()
