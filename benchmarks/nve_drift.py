@@ -79,20 +79,18 @@ def thinned(values: np.ndarray) -> list[float]:
 
 def dissociation(structure, start_positions: np.ndarray, factor: float = 1.5):
     """stop_when for nve_drift: why a frame (N, 3) Å has a bond of the start structure (positions nm)
-    longer than factor x its covalent length, or None. A dissociated molecule heats no further."""
-    from gaqmd.checks.stability import as_trajectory, covalent_lengths
+    longer than factor x its covalent length (stability.detect_failure), or None. A dissociated
+    molecule heats no further."""
+    import mdtraj
 
-    trajectory = as_trajectory(10.0 * start_positions[None], topology=structure.topology)
-    bonds = np.array([[bond[0].index, bond[1].index] for bond in trajectory.topology.bonds])
-    limit = factor * covalent_lengths(np.array([a.element.atomic_number for a in trajectory.topology.atoms]), bonds)
+    from gaqmd.checks.stability import as_trajectory, detect_failure
+
+    bonded = as_trajectory(10.0 * start_positions[None], topology=structure.topology).topology
 
     def check(frame: np.ndarray) -> str | None:
-        ratio = np.linalg.norm(frame[bonds[:, 0]] - frame[bonds[:, 1]], axis=1) / limit
-        worst = int(np.argmax(ratio))
-        if ratio[worst] > 1.0:
-            i, j = bonds[worst]
-            return f"dissociated: bond {i}-{j} at {factor * ratio[worst]:.2f} x its covalent length"
-        return None
+        failure, _, reason, _ = detect_failure(mdtraj.Trajectory(frame[None] / 10.0, bonded),
+                                               dissociation_factor=factor)
+        return f"{failure}: {reason.removesuffix(' at frame 0')}" if failure else None
 
     return check
 
