@@ -1,16 +1,18 @@
 """The FP32 rMD17 models quantized in every mode, evaluated side by side on held-out frames.
 
 For each molecule, stage 1 (`gaqmd quantize examples/configs/qat_weights.yaml`) fine-tunes
-runs/<molecule>_fp32/best.pt with int4 weights (w4a32, QAT); stage 2 (`examples/configs/qat.yaml`)
-adds the activation quantizers to that W4A32 model, GAQ (w4a8) and per-component int8 (w4a8-naive),
-and calibrates their ranges without further training (docs/quantization.md says why). Runs go two
-at a time with one thread each, stage 1 for the wall-time budgets in BUDGET_MINUTES; runs whose
-best.pt exists are kept. Molecules not named keep their rows from the previous report. Then every
-model is evaluated on the same test frames: energy/force MAE, LEE, energy invariance error,
-weight bytes and activation bytes per atom. Writes docs/results/gaq_rmd17.{md,json}; the aspirin
-GAQ model becomes the bundled python/gaqmd/models/aspirin_w4a8.pt.
+runs/<molecule>_fp32/best.pt with int4 weights (w4a32, QAT, learned scales); stage 2
+(`examples/configs/qat.yaml`) adds the activation quantizers to that W4A32 model, GAQ (w4a8) and
+per-component int8 (w4a8-naive), and calibrates their ranges without further training
+(docs/quantization.md says why). A control, fp32-continued, trains the FP32 model on with stage 1's
+recipe and no quantization: how much of stage 1's result is the extra training alone. Runs go two
+at a time with one thread each; runs whose best.pt exists are kept. Molecules not named keep their
+rows from the previous report. Then every model is evaluated on the same test frames: energy/force
+MAE, LEE, energy invariance error, weight bytes and activation bytes per atom. Writes
+docs/results/gaq_rmd17.{md,json}; the aspirin GAQ model becomes the bundled
+python/gaqmd/models/aspirin_w4a8.pt.
 
-    python benchmarks/gaq_rmd17.py                     # both stages (about 40 min on 2 cores) and report
+    python benchmarks/gaq_rmd17.py                     # both stages and the control (about 80 min on 2 cores)
     python benchmarks/gaq_rmd17.py --molecules aspirin --reuse --skip-irreps   # re-evaluate aspirin's runs
 """
 
@@ -27,19 +29,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from rmd17_fp32 import machine  # noqa: E402
 
-MODES = ("w4a8", "w4a8-naive", "w4a32")
+MODES = ("w4a8", "w4a8-naive", "w4a32", "fp32-continued")
 DATA = {"aspirin": "tests/data/rmd17/aspirin_1000.xyz", "ethanol": "tests/data/rmd17/train_1000.xyz"}
-# (config, parent mode) of each quantized mode: stage 1 from FP32, stage 2 from stage 1
+# (config, parent mode, quant.mode) of each run: stage 1 and the control from FP32, stage 2 from stage 1
 STAGES = {
-    "w4a32": ("examples/configs/qat_weights.yaml", "fp32"),
-    "w4a8": ("examples/configs/qat.yaml", "w4a32"),
-    "w4a8-naive": ("examples/configs/qat.yaml", "w4a32"),
+    "w4a32": ("examples/configs/qat_weights.yaml", "fp32", "w4a32"),
+    "w4a8": ("examples/configs/qat.yaml", "w4a32", "w4a8"),
+    "w4a8-naive": ("examples/configs/qat.yaml", "w4a32", "w4a8-naive"),
+    "fp32-continued": ("examples/configs/qat_weights.yaml", "fp32", "fp32"),
 }
-# Wall-time budget (minutes, one core) of each stage-1 QAT run; stage 2 calibrates, no training.
-BUDGET_MINUTES = {"aspirin": 35, "ethanol": 35}
-RECIPE = ("stage 1: `examples/configs/qat_weights.yaml` (w4a32 QAT, {minutes} min on one core); stage 2: "
-          "`examples/configs/qat.yaml` on that model (w4a8, w4a8-naive): activation ranges calibrated (max over every "
-          "training frame), no fine-tuning")
+RECIPE = ("stage 1: `examples/configs/qat_weights.yaml` (w4a32 QAT with learned int4 scales, {epochs} epochs); "
+          "stage 2: `examples/configs/qat.yaml` on that model (w4a8, w4a8-naive): activation ranges calibrated (max "
+          "over every training frame), no fine-tuning; fp32-continued: the FP32 model trained on with stage 1's "
+          "recipe, unquantized")
 # Rows kept from a report written before stage 2 became a calibration.
 LEGACY_RECIPE = ("stage 1 as now (35 min); stage 2: 35 min of QAT with LSQ-initialised scales calibrated on 40 "
                  "frames (the recipe before 2026-12-06)")
@@ -50,13 +52,18 @@ def run_dir(molecule: str, mode: str) -> Path:
 
 
 def qat_command(molecule: str, mode: str) -> list[str]:
-    config, parent = STAGES[mode]
+    config, parent, quant_mode = STAGES[mode]
     return [
         sys.executable, "-m", "gaqmd", "quantize", config,
         "--from", f"runs/{molecule}_{parent}/best.pt", "--threads", "1",
-        "--set", f"quant.mode={mode}", "--set", f"output=runs/{molecule}_{mode}",
-        "--set", f"train.max_minutes={BUDGET_MINUTES[molecule]}",
+        "--set", f"quant.mode={quant_mode}", "--set", f"output=runs/{molecule}_{mode}",
     ]
+
+
+def stage_one_epochs() -> int:
+    import yaml
+
+    return int(yaml.safe_load((ROOT / STAGES["w4a32"][0]).read_text())["train"]["epochs"])
 
 
 def run_parallel(jobs: list[tuple[str, str]], parallel: int = 2) -> None:
@@ -79,7 +86,7 @@ def quantize_all(molecules: list[str]) -> None:
     """Both stages for each molecule; a run whose best.pt exists is kept."""
     missing = lambda pairs: [(m, mode) for m, mode in pairs if not (run_dir(m, mode) / "best.pt").is_file()]  # noqa: E731
     run_parallel(missing([(m, "w4a32") for m in molecules]))
-    run_parallel(missing([(m, mode) for mode in ("w4a8", "w4a8-naive") for m in molecules]))
+    run_parallel(missing([(m, mode) for mode in ("w4a8", "w4a8-naive", "fp32-continued") for m in molecules]))
 
 
 def evaluate_all(molecules: list[str], lee_frames: int) -> dict:
@@ -160,7 +167,8 @@ def verdicts(r: dict) -> list[str]:
         f"- GAQ W4A8 LEE: {gaq['lee']:.3g} meV/Å (bar ≤ 0.15: {'met' if gaq['lee'] <= 0.15 else 'missed'}); "
         f"naive / GAQ: {lee_ratio:.3g}x (bar ≥ 30x: {'met' if lee_ratio >= 30 else 'missed'})",
         f"- weight bytes FP32 / W4A8: {memory_ratio:.2f}x (bar ≥ 6x: {'met' if memory_ratio >= 6 else 'missed'})",
-    ]
+    ] + ([f"- control: GAQ W4A8 force MAE / fp32-continued (the FP32 model given stage 1's extra training): "
+          f"{gaq['force_mae'] / r['fp32-continued']['force_mae']:.3f}"] if "fp32-continued" in r else [])
 
 
 def ptq_section(ptq: dict, lee_frames: int) -> list[str]:
@@ -227,7 +235,7 @@ def main() -> None:
     results, ptq = saved.get("qat", {}), saved.get("ptq_symmetry", {})
     recipes = {m: saved.get("recipes", {}).get(m, LEGACY_RECIPE) for m in results}
     results.update(evaluate_all(args.molecules, args.lee_frames))
-    recipes.update({m: RECIPE.format(minutes=BUDGET_MINUTES[m]) for m in args.molecules})
+    recipes.update({m: RECIPE.format(epochs=stage_one_epochs()) for m in args.molecules})
     ptq.update(ptq_symmetry(args.molecules, args.lee_frames))
     if not args.skip_irreps:
         irreps_analyses(args.molecules)

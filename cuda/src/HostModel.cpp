@@ -92,6 +92,7 @@ LsqRef lsq(Flattener& flat, const Lsq& q) {
 void blockQuants(Flattener& flat, const IrrepsQuant& q, BlockQuant* out) {
   for (size_t b = 0; b < q.kind.size(); ++b) {
     BlockQuant& ref = out[b];
+    ref.local = q.local[b];
     switch (q.kind[b]) {
       case BlockKind::Lsq:
       case BlockKind::Int8:
@@ -178,7 +179,8 @@ HostModel buildHostModel(const ModelData& data) {
   h.readoutWidth = ro.hidden.rows;
   if (m.quantizesActivations()) {
     h.readout.hiddenIn = lsq(flat, ro.hiddenIn), h.readout.outIn = lsq(flat, ro.outIn);
-    h.quantized = 1, h.localFrames = m.localFrames ? 1 : 0, h.zeroThreshold = m.zeroThreshold;
+    h.quantized = 1, h.localFrames = m.usesFrames() ? 1 : 0, h.zeroThreshold = m.zeroThreshold;
+    h.directionFrames = m.localFrames ? 1 : 0;
     if (m.codebook) {
       std::vector<double> points(m.codebook->point(0), m.codebook->point(0) + 3 * m.codebook->size());
       h.codebook = flat.append(points), h.codebookSize = m.codebook->size();

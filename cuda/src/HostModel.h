@@ -35,6 +35,7 @@ struct HostModel {
     p.hidden = header.hidden, p.readoutWidth = header.readoutWidth;
     p.cutoff = header.cutoff, p.cutoffP = header.cutoffP, p.messageScale = header.messageScale;
     p.quantized = header.quantized, p.localFrames = header.localFrames, p.codebook = header.codebook;
+    p.directionFrames = header.directionFrames;
     p.codebookSize = header.codebookSize, p.zeroThreshold = header.zeroThreshold;
     p.codebookNZ = header.codebookNZ, p.codebookNPhi = header.codebookNPhi;
     p.codebookOffsets = header.codebookOffsets, p.codebookIndices = header.codebookIndices;

@@ -3,6 +3,7 @@
 Writes into the directory given as the only argument:
   fp32_l1.gaq, fp32_l2.gaq, w4a32_l2_grouped.gaq, w4a8_l1.gaq (local frames),
   w4a8_l2_mddqfp16_global_log.gaq, w4a8_l2_int8.gaq, w4a8_l2_fp16.gaq, w4a8_naive.gaq,
+  w4a8_l2_int8_local.gaq, w4a8_l2_mddqfp16_local_global_dirs.gaq (l = 2 blocks in local frames),
   fp32_l2_attention.gaq, w4a8_attention_log.gaq
       small random models (make_model: 8 channels, radial width 16, 6 basis functions, 2 layers,
       r_c = 5 Å, species H C O; quantized ones calibrated on 4 ethanol frames)
@@ -63,6 +64,10 @@ def main(out: Path) -> None:
                                 magnitude_log_domain=True))
     write_model(out / "w4a8_l2_int8.gaq", quantized_model("w4a8", frames, l_max=2, l2_mode="int8-shared"))
     write_model(out / "w4a8_l2_fp16.gaq", quantized_model("w4a8", frames, l_max=2, l2_mode="fp16"))
+    write_model(out / "w4a8_l2_int8_local.gaq",
+                quantized_model("w4a8", frames, l_max=2, l2_mode="int8-shared", l2_frame="local"))
+    write_model(out / "w4a8_l2_mddqfp16_local_global_dirs.gaq",
+                quantized_model("w4a8", frames, l_max=2, l2_mode="mddq-fp16", l2_frame="local", direction_frame="global"))
     write_model(out / "w4a8_naive.gaq", quantized_model("w4a8-naive", frames))
     write_model(out / "fp32_l2_attention.gaq", make_model(l_max=2, attention=True, seed=2))
     write_model(out / "w4a8_attention_log.gaq",

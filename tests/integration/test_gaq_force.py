@@ -252,8 +252,9 @@ def test_force_group_selects_the_force(description):
     assert group3 != 0.0 and others == 0.0
 
 
-@pytest.mark.parametrize(("mode", "attention"), [("w4a32", True), ("w4a8", False)])
-def test_quantized_models_in_a_context_equal_pytorch(data_dir, mode, attention):
+@pytest.mark.parametrize(("mode", "attention", "learned"), [("w4a32", True, False), ("w4a8", False, False),
+                                                          ("w4a8", False, True)])
+def test_quantized_models_in_a_context_equal_pytorch(data_dir, mode, attention, learned):
     import torch
 
     from gaqmd.data import read_frames
@@ -261,7 +262,12 @@ def test_quantized_models_in_a_context_equal_pytorch(data_dir, mode, attention):
     from gaqmd.testing.model import quantized_model
 
     frames = read_frames(data_dir / "rmd17" / "train_1000.xyz", index="0:8")
-    model = quantized_model(mode, frames, attention=attention)
+    model = quantized_model(mode, frames, attention=attention, learn_weight_scales=learned)
+    if learned:  # scales as training leaves them: no longer what any rule computes from the weights
+        with torch.no_grad():
+            for name, scales in model.named_parameters():
+                if "learned_scales" in name:
+                    scales.mul_(1.0 + 0.3 * torch.rand(scales.shape, generator=torch.Generator().manual_seed(0)))
     frame = frames[-1]
     system = make_system(frame.numbers, [gaq_force(lower_model(model), atomic_numbers=frame.numbers)])
     energy, forces = evaluate(system, frame.positions, "CPU")

@@ -10,14 +10,13 @@ from e3nn.util.test import assert_equivariant
 from gaqmd.cli import main
 from gaqmd.checks import local_equivariance_error, model_energy_forces
 from gaqmd.data import GraphDataset, Split, read_frames
-from gaqmd.export import ExportError, lower_model
 from gaqmd.model import energy_and_forces
 from gaqmd.model.io import load_model
+from gaqmd.native import NativeModel
 from gaqmd.quant import QuantConfig, calibrate, prepare_qat, unpack_int4
 from gaqmd.quant.activations import IrrepsQuantizer, set_vector_quantization
 from gaqmd.quant.convert import convert_weights
 from gaqmd.quant.footprint import weight_bytes
-from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.testing.model import energy_forces_fn, make_model, quantized_model
 from gaqmd.testing.runs import tiny_run_config
 from gaqmd.testing.tolerances import FLOAT64_EQUIVARIANCE
@@ -52,8 +51,14 @@ def test_fp32_mode_changes_nothing_and_w4a32_changes_the_energy(ethanol):
     assert not torch.allclose(energy, energy_and_forces(w4, graph)[0], rtol=0, atol=1e-9)
 
 
-def test_every_weight_matrix_is_int4_and_the_integer_form_equals_the_fake_quant(ethanol):
-    model = quantized_model("w4a8", ethanol)
+@pytest.mark.parametrize("learned", [False, True])
+def test_every_weight_matrix_is_int4_and_the_integer_form_equals_the_fake_quant(ethanol, learned):
+    model = quantized_model("w4a8", ethanol, learn_weight_scales=learned)
+    if learned:  # moved away from their initial rule, as training moves them
+        with torch.no_grad():
+            for name, scales in model.named_parameters():
+                if "learned_scales" in name:
+                    scales.mul_(1.0 + 0.3 * torch.rand(scales.shape, generator=torch.Generator().manual_seed(0)))
     packed = convert_weights(model)
     expected = {"embedding", "readout.hidden", "readout.out"}
     assert expected <= set(packed)
@@ -113,18 +118,15 @@ def test_a_global_codebook_is_rotation_dependent(ethanol):
     assert local_equivariance_error(model_energy_forces(model), ethanol[:4], 3).lee > 1e-4
 
 
-def test_l2_features_in_local_frames_make_an_l_max_2_model_equivariant_and_are_not_exported(ethanol):
-    lee = {
-        frame: local_equivariance_error(
-            model_energy_forces(quantized_model("w4a8", ethanol, l_max=2, l2_mode="int8-shared", l2_frame=frame)),
-            ethanol[:4], 3).lee
-        for frame in ("global", "local")
-    }
+def test_l2_features_in_local_frames_make_an_l_max_2_model_equivariant_in_pytorch_and_in_the_engine(ethanol):
+    models = {frame: quantized_model("w4a8", ethanol, l_max=2, l2_mode="int8-shared", l2_frame=frame)
+              for frame in ("global", "local")}
+    lee = {frame: local_equivariance_error(model_energy_forces(model), ethanol[:4], 3).lee
+           for frame, model in models.items()}
     assert lee["global"] > 1e-4  # int8 per component of l=2 features depends on their orientation
     assert lee["local"] < 1e-6 * lee["global"]
-    model = quantized_model("w4a8", ethanol, l_max=2, l2_frame="local")
-    with pytest.raises(ExportError, match="l2_frame: local"):
-        lower_model(model)
+    engine = NativeModel(models["local"])  # as deployed
+    assert local_equivariance_error(engine, ethanol[:4], 3).lee < 1e-6 * lee["global"]
 
 
 def test_weight_bytes_of_w4_are_at_least_six_times_below_fp32(ethanol):
@@ -140,21 +142,25 @@ def test_quantize_cli_fine_tunes_an_fp32_model_and_evaluate_reports_every_mode(d
     config = tmp_path / "qat.yaml"
     config.write_text("quant:\n  mode: w4a8\n  vector_warmup_epochs: 1\ntrain:\n  epochs: 2\n  lr: 0.001\n  batch_size: 5\n")
     rows = []
-    for mode in ("w4a32", "w4a8", "w4a8-naive"):
+    for mode in ("fp32", "w4a32", "w4a8", "w4a8-naive"):  # fp32: training on, unquantized (a control)
+        output = tmp_path / f"qat_{mode}"
         args = ["quantize", str(config), "--from", str(tmp_path / "fp32" / "best.pt"),
-                "--set", f"quant.mode={mode}", "--set", f"output={tmp_path / mode}"]
+                "--set", f"quant.mode={mode}", "--set", f"output={output}"]
         assert main(args) == 0
-        history = (tmp_path / mode / "history.csv").read_text().splitlines()
+        history = (output / "history.csv").read_text().splitlines()
         assert len(history) == 3  # header + 2 epochs
-        rows.append(str(tmp_path / mode / "best.pt"))
+        rows.append(str(output / "best.pt"))
+    # an fp32-mode run is an FP32 model: it can be quantized in turn
+    assert main(["quantize", str(config), "--from", rows[0], "--set", "quant.mode=w4a32", "--set", "train.epochs=1",
+                 "--set", f"output={tmp_path / 'from_continued'}"]) == 0
     capsys.readouterr()
     data = str(data_dir / "rmd17" / "train_1000.xyz")
     assert main(["evaluate", str(tmp_path / "fp32" / "best.pt"), *rows, "--data", data, "--split", "test", "--lee-frames", "2"]) == 0
     table = capsys.readouterr().out.strip().splitlines()
     modes = [line.split()[1] for line in table[3:]]
-    assert modes == ["fp32", "w4a32", "w4a8", "w4a8-naive"]
+    assert modes == ["fp32", "fp32", "w4a32", "w4a8", "w4a8-naive"]
     weights_kb = [float(line.split()[7]) for line in table[3:]]
-    assert weights_kb[1] < weights_kb[0] / 4
+    assert weights_kb[1] == weights_kb[0] and weights_kb[2] < weights_kb[0] / 4
 
 
 def test_staged_qat_continues_the_w4a32_weights_and_refuses_other_quantized_parents(data_dir, tmp_path, capsys):
@@ -162,14 +168,16 @@ def test_staged_qat_continues_the_w4a32_weights_and_refuses_other_quantized_pare
     fp32 = Trainer(dataclasses.replace(config, data=dataclasses.replace(config.data, n_train=120)))
     fp32.fit()
     config = tmp_path / "qat.yaml"
-    config.write_text("quant:\n  mode: w4a32\ntrain:\n  epochs: 1\n")
+    config.write_text("quant:\n  mode: w4a32\n  learn_weight_scales: true\ntrain:\n  epochs: 1\n")
     w4a32, w4a8 = tmp_path / "w4a32" / "best.pt", tmp_path / "w4a8" / "best.pt"
     assert main(["quantize", str(config), "--from", str(tmp_path / "fp32" / "best.pt"), "--set", f"output={w4a32.parent}"]) == 0
     stage_two = ["quantize", str(config), "--from", str(w4a32), "--set", "quant.mode=w4a8", "--set", "train.lr=0"]
     assert main([*stage_two, "--set", f"output={w4a8.parent}"]) == 0
-    # lr 0: stage 2's int4 weights are exactly stage 1's (the latent weights were carried over)
-    parent, child = load_model(w4a32)[0], load_model(w4a8)[0]
-    assert torch.equal(convert_weights(parent)["embedding"].packed, convert_weights(child)["embedding"].packed)
+    # lr 0: stage 2's int4 weights are exactly stage 1's (latent weights and learned scales carried over)
+    parent, child = convert_weights(load_model(w4a32)[0]), convert_weights(load_model(w4a8)[0])
+    for name, weight in parent.items():
+        assert torch.equal(weight.packed, child[name].packed)
+        assert all(torch.equal(a, b) for a, b in zip(weight.scales, child[name].scales))
     assert load_model(w4a8)[1]["fp32_origin"] == str(tmp_path / "fp32" / "best.pt")
     # epochs 0: calibration only; the range of the first radial-MLP input (the radial basis, which no
     # other quantizer feeds) is its max over every training frame
@@ -178,7 +186,7 @@ def test_staged_qat_continues_the_w4a32_weights_and_refuses_other_quantized_pare
                  f"output={calibrated.parent}"]) == 0
     assert (calibrated.parent / "metrics.json").is_file() and not (calibrated.parent / "history.csv").exists()
     model, metadata = load_model(calibrated)
-    assert torch.equal(convert_weights(parent)["embedding"].packed, convert_weights(model)["embedding"].packed)
+    assert torch.equal(parent["embedding"].packed, convert_weights(model)["embedding"].packed)
     first = model.layers[0].radial_mlp.layers[0].input_quantizer
     seen = []
     first.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))

@@ -36,6 +36,11 @@ CASES = {
                                            {"l2_mode": "mddq-fp16", "direction_frame": "global"}),
     "w4a8-l2-int8-shared": ("w4a8", {"l_max": 2}, {"l2_mode": "int8-shared"}),
     "w4a8-l2-fp16": ("w4a8", {"l_max": 2}, {"l2_mode": "fp16"}),
+    # l = 2 blocks quantized in the atoms' local frames (the documented l = 2 choice); with global
+    # MDDQ directions the frames serve the l = 2 blocks alone
+    "w4a8-l2-int8-shared-local": ("w4a8", {"l_max": 2}, {"l2_mode": "int8-shared", "l2_frame": "local"}),
+    "w4a8-l2-mddq-fp16-local-global-directions": ("w4a8", {"l_max": 2}, {"l2_mode": "mddq-fp16", "l2_frame": "local",
+                                                                       "direction_frame": "global"}),
 }
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gaqmd.quant import dequantize_int4, fake_quant_int4, pack_int4, quantize_int4, unpack_int4
+from gaqmd.quant.int4 import codes_for_scales, lsq_fake_quant_int4
 
 
 def _pack_oracle(codes):
@@ -124,3 +125,41 @@ def test_dequantize_rejects_mismatched_groups():
     codes, scales = quantize_int4(torch.randn(3, 8), group_size=4)
     with pytest.raises(ValueError):
         dequantize_int4(codes, scales)  # 2 groups but no group_size
+
+
+def _learned_setup(group_size, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(5)
+    w = torch.randn(4, 12, generator=generator, dtype=dtype)
+    n_groups = 1 if group_size is None else -(-12 // group_size)
+    # scales small enough that some weights clip at +-7
+    scales = (0.08 + 0.1 * torch.rand(4, n_groups, generator=generator, dtype=dtype)).to(torch.float16).to(dtype)
+    return w, scales
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("group_size", [None, 5])
+def test_learned_scale_fake_quant_equals_integer_arithmetic_exactly(dtype, group_size):
+    w, scales = _learned_setup(group_size, dtype)
+    codes = codes_for_scales(w, scales, group_size)
+    assert int(codes.abs().max()) == 7  # the setup clips some weights
+    assert torch.equal(lsq_fake_quant_int4(w, scales, group_size), dequantize_int4(codes, scales, group_size))
+
+
+@pytest.mark.parametrize("group_size", [None, 5])
+def test_learned_scale_gradients_are_lsq(group_size):
+    """numpy oracle: dL/dw = g inside the int4 range, 0 where clipped; dL/ds = sum over the scale's
+    weights of g * (round(w/s) - w/s) inside, g * (+-7) clipped, times 1 / sqrt(group width * 7)."""
+    w, scales = _learned_setup(group_size)
+    upstream = torch.randn(w.shape, generator=torch.Generator().manual_seed(6), dtype=w.dtype)
+    w_leaf, s_leaf = w.clone().requires_grad_(), scales.clone().requires_grad_()
+    (lsq_fake_quant_int4(w_leaf, s_leaf, group_size) * upstream).sum().backward()
+    size = 12 if group_size is None else group_size
+    group_of = np.arange(12) // size
+    x = w.numpy() / scales.numpy()[:, group_of]
+    clipped = np.abs(np.rint(x)) > 7
+    np.testing.assert_allclose(w_leaf.grad.numpy(), np.where(clipped, 0.0, upstream.numpy()), rtol=1e-14, atol=0)
+    local = np.where(clipped, np.sign(x) * 7, np.rint(x) - x) * upstream.numpy()
+    per_scale = np.zeros(scales.shape)
+    for column, group in enumerate(group_of):
+        per_scale[:, group] += local[:, column]
+    np.testing.assert_allclose(s_leaf.grad.numpy(), per_scale / np.sqrt(size * 7), rtol=1e-12)

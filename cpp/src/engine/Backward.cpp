@@ -138,20 +138,21 @@ void messageBackward(const Model& m, const Layer& L, const LayerState& ls, const
 
 /// dE/dxu -> dE/dx through up_q, linear_up and in_q, per atom.
 void inputBackward(const Model& m, const Layer& L, const LayerState& ls, LayerGrad& lg, std::vector<double>& Gx,
-                   int n, int threads) {
+                   int n, const std::vector<double>& frames, int threads) {
   const int D = L.in.dim;
   const bool quant = m.quantizesActivations();
+  auto frame = [&](int i) { return frames.empty() ? nullptr : &frames[9 * static_cast<size_t>(i)]; };
   Gx.assign(n * D, 0.0);
   parallelFor(n, threads, [&](int begin, int end) {
     std::vector<double> gPre(static_cast<size_t>(end - begin) * D);
     for (int i = begin; i < end; ++i) {
       double* gp = &gPre[static_cast<size_t>(i - begin) * D];
-      if (quant) quantizeIrrepsBackward(L.upQ, L.in, &ls.xuPre[i * D], &lg.Gxu[i * D], ls.upQ, i, gp);
+      if (quant) quantizeIrrepsBackward(L.upQ, L.in, &ls.xuPre[i * D], &lg.Gxu[i * D], ls.upQ, i, frame(i), gp);
       else std::copy(&lg.Gxu[i * D], &lg.Gxu[i * D] + D, gp);
     }
     linearTransposedAddBatch(L.up, gPre.data(), D, end - begin, &lg.Gxq[begin * D], D);
     for (int i = begin; i < end; ++i) {
-      if (quant) quantizeIrrepsBackward(L.inQ, L.in, &ls.x[i * D], &lg.Gxq[i * D], ls.inQ, i, &Gx[i * D]);
+      if (quant) quantizeIrrepsBackward(L.inQ, L.in, &ls.x[i * D], &lg.Gxq[i * D], ls.inQ, i, frame(i), &Gx[i * D]);
       else std::copy(&lg.Gxq[i * D], &lg.Gxq[i * D] + D, &Gx[i * D]);
     }
   });
@@ -173,7 +174,7 @@ void backward(const Model& m, State& s, double* forces, int threads) {
     if (L.attention) attentionBackward(m, L, ls, s, lg, threads);
     messageBackward(m, L, ls, s, lg, threads);
     pairBackward(m, L, ls, lg, s, threads);
-    inputBackward(m, L, ls, lg, s.gradIn[t], s.n, threads);
+    inputBackward(m, L, ls, lg, s.gradIn[t], s.n, s.frames, threads);
     if (t > 0) s.gradOut[t - 1] = s.gradIn[t];
   }
   pairForces(s, forces, threads);

@@ -249,76 +249,119 @@ void mddqFp16Forward(const Model& m, const Mddq& q, int mul, int d, const double
 
 }  // namespace
 
+namespace {
+
+/// One block (mul channels of dimension d, x and xq at the block's start) of quantizeIrreps.
+void quantizeBlock(const Model& m, const IrrepsQuant& q, int b, int mul, int d, const double* x, double* xq,
+                   MddqState& st, int atom, const double* frame) {
+  switch (q.kind[b]) {
+    case BlockKind::Lsq:
+      lsqVector(q.lsq[b], x, mul, xq);
+      break;
+    case BlockKind::Mddq:
+      mddqForward(m, q.mddq[b], mul, x, xq, st, atom, m.localFrames ? frame : nullptr);
+      break;
+    case BlockKind::Int8: {
+      const Lsq& lq = q.lsq[b];
+      for (int u = 0; u < mul; ++u)
+        for (int a = 0; a < d; ++a) xq[d * u + a] = math::lsqFakeQuant(x[d * u + a], lq.scale[u], lq.qmin, lq.qmax, nullptr);
+      break;
+    }
+    case BlockKind::MddqFp16:
+      mddqFp16Forward(m, q.mddq[b], mul, d, x, xq, st, atom);
+      break;
+    case BlockKind::Fp16:
+      for (int k = 0; k < mul * d; ++k) xq[k] = math::roundToHalf(x[k]);
+      break;
+  }
+}
+
+void quantizeBlockBackward(const IrrepsQuant& q, int b, int mul, int d, const double* x, const double* g,
+                           const MddqState& s, int atom, double* gx) {
+  switch (q.kind[b]) {
+    case BlockKind::Lsq:
+      std::copy(g, g + mul, gx);
+      lsqMaskGrad(q.lsq[b], x, mul, gx);
+      break;
+    case BlockKind::Mddq:
+      for (int u = 0; u < mul; ++u) {
+        const size_t k = static_cast<size_t>(atom) * mul + u;
+        math::geometricSte(g + 3 * u, x + 3 * u, s.m[k], s.mHat[k], &s.c[3 * k], s.inRange[k], s.zero[k] != 0,
+                           gx + 3 * u);
+      }
+      break;
+    case BlockKind::Int8: {
+      const Lsq& lq = q.lsq[b];
+      for (int u = 0; u < mul; ++u)
+        for (int a = 0; a < d; ++a) {
+          double mask;
+          math::lsqFakeQuant(x[d * u + a], lq.scale[u], lq.qmin, lq.qmax, &mask);
+          gx[d * u + a] = g[d * u + a] * mask;
+        }
+      break;
+    }
+    case BlockKind::MddqFp16:
+      for (int u = 0; u < mul; ++u) {
+        const size_t k = static_cast<size_t>(atom) * mul + u;
+        math::geometricSteN(g + d * u, x + d * u, s.m[k], s.mHat[k], &s.c[static_cast<size_t>(d) * k], s.inRange[k],
+                            s.zero[k] != 0, d, gx + d * u);
+      }
+      break;
+    case BlockKind::Fp16:
+      std::copy(g, g + mul * d, gx);
+      break;
+  }
+}
+
+/// out (mul, 5) = D in per channel (transposed: Dᵀ in), D the l = 2 rotation of a local frame.
+void rotateL2(const double* D, bool transposed, int mul, const double* in, double* out) {
+  for (int u = 0; u < mul; ++u)
+    for (int a = 0; a < 5; ++a) {
+      double sum = 0.0;
+      for (int c = 0; c < 5; ++c) sum += (transposed ? D[5 * c + a] : D[5 * a + c]) * in[5 * u + c];
+      out[5 * u + a] = sum;
+    }
+}
+
+}  // namespace
+
 void quantizeIrreps(const Model& m, const IrrepsQuant& q, const Irreps& irreps, const double* x, double* xq,
                     std::vector<MddqState>& st, int atom, const double* frame) {
+  thread_local std::vector<double> local, localQ;
   for (int b = 0; b < irreps.size(); ++b) {
     const int off = irreps.offset[b], mul = irreps.mul[b], d = 2 * irreps.l[b] + 1;
-    switch (q.kind[b]) {
-      case BlockKind::Lsq:
-        lsqVector(q.lsq[b], x + off, mul, xq + off);
-        break;
-      case BlockKind::Mddq:
-        mddqForward(m, q.mddq[b], mul, x + off, xq + off, st[b], atom, frame);
-        break;
-      case BlockKind::Int8: {
-        const Lsq& lq = q.lsq[b];
-        for (int u = 0; u < mul; ++u)
-          for (int a = 0; a < d; ++a)
-            xq[off + d * u + a] = math::lsqFakeQuant(x[off + d * u + a], lq.scale[u], lq.qmin, lq.qmax, nullptr);
-        break;
-      }
-      case BlockKind::MddqFp16:
-        mddqFp16Forward(m, q.mddq[b], mul, d, x + off, xq + off, st[b], atom);
-        break;
-      case BlockKind::Fp16:
-        for (int k = 0; k < mul * d; ++k) xq[off + k] = math::roundToHalf(x[off + k]);
-        break;
+    if (!q.local[b]) {
+      quantizeBlock(m, q, b, mul, d, x + off, xq + off, st[b], atom, frame);
+      continue;
     }
+    // x̂ = Dᵀ q(D x): the block is quantized in the atom's frame (docs/format.md, "Local frame")
+    double D[25];
+    math::wigner2FromFrame(frame, D);
+    local.resize(static_cast<size_t>(mul) * d), localQ.resize(static_cast<size_t>(mul) * d);
+    rotateL2(D, false, mul, x + off, local.data());
+    quantizeBlock(m, q, b, mul, d, local.data(), localQ.data(), st[b], atom, frame);
+    rotateL2(D, true, mul, localQ.data(), xq + off);
   }
 }
 
 void quantizeIrrepsBackward(const IrrepsQuant& q, const Irreps& irreps, const double* x, const double* g,
-                            const std::vector<MddqState>& st, int atom, double* gx) {
+                            const std::vector<MddqState>& st, int atom, const double* frame, double* gx) {
+  thread_local std::vector<double> local, localG, localGx;
   for (int b = 0; b < irreps.size(); ++b) {
     const int off = irreps.offset[b], mul = irreps.mul[b], d = 2 * irreps.l[b] + 1;
-    switch (q.kind[b]) {
-      case BlockKind::Lsq:
-        std::copy(g + off, g + off + mul, gx + off);
-        lsqMaskGrad(q.lsq[b], x + off, mul, gx + off);
-        break;
-      case BlockKind::Mddq: {
-        const MddqState& s = st[b];
-        for (int u = 0; u < mul; ++u) {
-          const size_t k = static_cast<size_t>(atom) * mul + u;
-          math::geometricSte(g + off + 3 * u, x + off + 3 * u, s.m[k], s.mHat[k], &s.c[3 * k], s.inRange[k],
-                             s.zero[k] != 0, gx + off + 3 * u);
-        }
-        break;
-      }
-      case BlockKind::Int8: {
-        const Lsq& lq = q.lsq[b];
-        for (int u = 0; u < mul; ++u)
-          for (int a = 0; a < d; ++a) {
-            const int i = off + d * u + a;
-            double mask;
-            math::lsqFakeQuant(x[i], lq.scale[u], lq.qmin, lq.qmax, &mask);
-            gx[i] = g[i] * mask;
-          }
-        break;
-      }
-      case BlockKind::MddqFp16: {
-        const MddqState& s = st[b];
-        for (int u = 0; u < mul; ++u) {
-          const size_t k = static_cast<size_t>(atom) * mul + u;
-          math::geometricSteN(g + off + d * u, x + off + d * u, s.m[k], s.mHat[k], &s.c[static_cast<size_t>(d) * k],
-                              s.inRange[k], s.zero[k] != 0, d, gx + off + d * u);
-        }
-        break;
-      }
-      case BlockKind::Fp16:
-        std::copy(g + off, g + off + mul * d, gx + off);
-        break;
+    if (!q.local[b]) {
+      quantizeBlockBackward(q, b, mul, d, x + off, g + off, st[b], atom, gx + off);
+      continue;
     }
+    // d x̂ / dx = Dᵀ J D with the frame held constant, so gx = Dᵀ Jᵀ (D g)
+    double D[25];
+    math::wigner2FromFrame(frame, D);
+    const size_t size = static_cast<size_t>(mul) * d;
+    local.resize(size), localG.resize(size), localGx.resize(size);
+    rotateL2(D, false, mul, x + off, local.data());
+    rotateL2(D, false, mul, g + off, localG.data());
+    quantizeBlockBackward(q, b, mul, d, local.data(), localG.data(), st[b], atom, localGx.data());
+    rotateL2(D, true, mul, localGx.data(), gx + off);
   }
 }
 

@@ -78,7 +78,7 @@ void nodeInput(const Model& m, const Layer& L, LayerState& ls, State& s, int thr
   if (quant) resizeMddq(ls.inQ, L.inQ, L.in, s.n), resizeMddq(ls.upQ, L.upQ, L.in, s.n);
   parallelFor(s.n, threads, [&](int begin, int end) {
     for (int i = begin; i < end; ++i) {
-      const double* frame = (quant && m.localFrames) ? &s.frames[9 * i] : nullptr;
+      const double* frame = s.frames.empty() ? nullptr : &s.frames[9 * i];
       double* xq = &ls.xq[i * D];
       if (quant)
         quantizeIrreps(m, L.inQ, L.in, &ls.x[i * D], xq, ls.inQ, i, frame);
@@ -87,7 +87,7 @@ void nodeInput(const Model& m, const Layer& L, LayerState& ls, State& s, int thr
     }
     linearBatch(L.up, &ls.xq[begin * D], D, end - begin, &ls.xuPre[begin * D], D, false);
     for (int i = begin; i < end; ++i) {
-      const double* frame = (quant && m.localFrames) ? &s.frames[9 * i] : nullptr;
+      const double* frame = s.frames.empty() ? nullptr : &s.frames[9 * i];
       if (quant)
         quantizeIrreps(m, L.upQ, L.in, &ls.xuPre[i * D], &ls.xu[i * D], ls.upQ, i, frame);
       else
@@ -215,7 +215,8 @@ double readout(const Model& m, State& s, int threads) {
 
 double forward(const Model& m, State& s, int threads) {
   pairGeometry(m, s, threads);
-  if (m.quantizesActivations() && m.localFrames) localFrames(s, threads);
+  if (m.usesFrames()) localFrames(s, threads);
+  else s.frames.clear();
   const int C = m.channels, S = static_cast<int>(m.species.size());
   s.layers.resize(m.layers.size());  // reused between evaluations (Workspace)
   s.layers[0].x.resize(s.n * C);

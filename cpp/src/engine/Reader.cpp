@@ -186,6 +186,7 @@ IrrepsQuant Reader::irrepsQuant(const std::string& name, const Irreps& irreps, M
   q.kind.resize(irreps.size());
   q.lsq.resize(irreps.size());
   q.mddq.resize(irreps.size());
+  q.local.assign(irreps.size(), 0);
   for (int b = 0; b < irreps.size(); ++b) {
     const std::string block = name + ".b" + std::to_string(b);
     const int l = irreps.l[b], mul = irreps.mul[b];
@@ -214,6 +215,16 @@ IrrepsQuant Reader::irrepsQuant(const std::string& name, const Irreps& irreps, M
     } else {
       throw ModelError("model attribute '" + attribute + "' = '" + kind +
                        "' is not a quantizer kind (expected mddq, int8, mddq-fp16 or fp16)");
+    }
+    const std::string frameAttribute = block + ".frame";
+    if (hasAttribute(frameAttribute)) {
+      const std::string frame = text(frameAttribute);
+      if (frame != "local" && frame != "global")
+        throw ModelError("model attribute '" + frameAttribute + "' = '" + frame + "' (expected local or global)");
+      if (frame == "local" && l != 2)
+        throw ModelError("model attribute '" + frameAttribute + "' = 'local' is for l = 2 blocks only (block " +
+                         std::to_string(b) + " has l = " + std::to_string(l) + ")");
+      q.local[b] = frame == "local";
     }
   }
   return q;

@@ -16,7 +16,7 @@ from torch.nn.utils import parametrize
 from gaqmd.export.probe import linear_blocks, tensor_product_paths
 from gaqmd.model import EquivariantPotential
 from gaqmd.quant.activations import IrrepsQuantizer
-from gaqmd.quant.int4 import pack_int4, quantize_int4
+from gaqmd.quant.int4 import pack_int4
 from gaqmd.quant.lsq import LsqQuantizer
 from gaqmd.quant.mddq import MddqQuantizer
 from gaqmd.quant.vector_baselines import (
@@ -59,14 +59,15 @@ def _weight_quantizer(module: nn.Module) -> Int4Rows | None:
 
 
 def _put_matrix(out: Description, name: str, matrix: torch.Tensor, alpha: float,
-                quantizer: Int4Rows | None) -> None:
-    """matrix (out, in), raw (before int4 rounding); the map is y = alpha * W x (format.md)."""
+                quantizer: Int4Rows | None, block: int = 0) -> None:
+    """matrix (out, in), raw (before int4 rounding), block `block` of its quantizer's weight; the
+    map is y = alpha * W x (format.md)."""
     attributes, arrays = out
     arrays[f"{name}.alpha"] = np.asarray(alpha, dtype=np.float64)
     if quantizer is None:
         arrays[f"{name}.w"] = _float_array(matrix)
         return
-    codes, scales = quantize_int4(matrix.detach(), quantizer.group_size, quantizer.scale_rule)
+    codes, scales = quantizer.codes_and_scales(block, matrix.detach())
     arrays[f"{name}.codes"] = pack_int4(codes).numpy()
     arrays[f"{name}.scales"] = _f64(scales)
     arrays[f"{name}.shape"] = np.asarray(matrix.shape, dtype=np.int32)
@@ -104,7 +105,7 @@ def _put_e3nn_linear(out: Description, name: str, linear: o3.Linear) -> None:
         mul_in, mul_out = ins.path_shape
         block = raw[start : start + mul_in * mul_out].reshape(mul_in, mul_out).t()
         start += mul_in * mul_out
-        _put_matrix(out, f"{name}.p{p}", block, float(ins.path_weight), quantizer)
+        _put_matrix(out, f"{name}.p{p}", block, float(ins.path_weight), quantizer, p)
         _check_block(out, f"{name}.p{p}", probe.matrix.t())
 
 
@@ -180,8 +181,10 @@ def _put_vector_block(out: Description, name: str, block: nn.Module, degree: int
     """An l >= 1 block: attribute NAME.kind says which quantizer (docs/format.md)."""
     attributes = out[0]
     if isinstance(block, LocalFrameQuantizer):
-        raise ExportError(f"{name}: l={degree} features in local frames (l2_frame: local) are not implemented by "
-                          "the native engine yet; quantize with l2_frame: global to export")
+        if degree != 2:
+            raise ExportError(f"{name}: local frames are exported for l = 2 blocks only, got l={degree}")
+        attributes[f"{name}.frame"] = "local"
+        block = block.quantizer
     if isinstance(block, MddqQuantizer) and degree == 1:
         attributes[f"{name}.kind"] = "mddq"
         _put_mddq(out, name, block)

@@ -19,6 +19,8 @@ class QuantConfig:
     mode: str = "w4a8"
     group_size: int | None = None  # int4 scale per group of input channels; None: per output channel
     weight_scale: str = "max"  # int4 scale: "max" (max|w|/7) or "mse" (clip ratio with least rounding error)
+    # False: int4 scales recomputed by weight_scale at every step; True: initialized that way, then learned (LSQ)
+    learn_weight_scales: bool = False
     activation_bits: int = 8
     scale_init: str = "lsq"  # activation scales from calibration data: "lsq" (2 mean|x|/sqrt(127)) or "max" (max|x|/127)
     codebook_bits: int = 16  # MDDQ directions: K = 2^b points (2-byte index)
@@ -27,10 +29,9 @@ class QuantConfig:
     # gaqmd.quant.frames); "global": one fixed codebook orientation for all atoms (as in the paper)
     direction_frame: str = "local"
     magnitude_log_domain: bool = False
-    l2_mode: str = "mddq-fp16"  # how l=2 features are stored in w4a8 (see docs/quantization.md)
-    # "local": l=2 blocks quantized in the same per-atom frames (rotation covariant; PyTorch only,
-    # not exportable yet); "global": as they come
-    l2_frame: str = "global"
+    l2_mode: str = "int8-shared"  # how l=2 features are stored in w4a8 (the measured choice, docs/quantization.md)
+    # "local": l=2 blocks quantized in the same per-atom frames (rotation covariant); "global": as they come
+    l2_frame: str = "local"
     vector_warmup_epochs: int = 2  # QAT epochs before vector (l>0) quantization switches on
     # Mixed precision of node features, indexed by l: int bits of l=0, magnitude bits of l=1
     # (direction bits are codebook_bits), int/magnitude bits of l=2. None: activation_bits for all.

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gaqmd.quant.int4 import pack_int4, quantize_int4
-from gaqmd.quant.weights import Int4Columns, Int4E3nnBlocks
+from gaqmd.quant.int4 import pack_int4
 
 
 @dataclass(frozen=True)
@@ -23,20 +22,6 @@ class PackedWeight:
     group_size: Optional[int]
 
 
-def _blocks(module: nn.Module, weight: torch.Tensor) -> list[torch.Tensor]:
-    """The weight as a list of (out, in) matrices, the orientation in which scales are per row."""
-    quantizer = module.parametrizations.weight[0]
-    if isinstance(quantizer, Int4E3nnBlocks):
-        blocks, start = [], 0
-        for mul_in, mul_out in quantizer.block_shapes:
-            blocks.append(weight[start : start + mul_in * mul_out].reshape(mul_in, mul_out).t())
-            start += mul_in * mul_out
-        return blocks
-    if isinstance(quantizer, Int4Columns):
-        return [weight.t()]
-    return [weight]
-
-
 def convert_weights(model: nn.Module) -> dict[str, PackedWeight]:
     """Packed int4 form of every parametrized weight, keyed by module name."""
     converted = {}
@@ -46,8 +31,8 @@ def convert_weights(model: nn.Module) -> dict[str, PackedWeight]:
         quantizer = module.parametrizations.weight[0]
         original = module.parametrizations.weight.original.detach()
         codes, scales, shapes = [], [], []
-        for block in _blocks(module, original):
-            block_codes, block_scales = quantize_int4(block, quantizer.group_size, quantizer.scale_rule)
+        for index, block in enumerate(quantizer.blocks(original)):
+            block_codes, block_scales = quantizer.codes_and_scales(index, block)
             codes.append(block_codes.reshape(-1))
             scales.append(block_scales)
             shapes.append(tuple(block.shape))

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Sequence
 
 import yaml
-from torch.nn.utils import parametrize
 
 from gaqmd.data import Split
 from gaqmd.model.io import load_model
@@ -64,12 +63,14 @@ def check_stage(parent: Path, parent_metadata: dict, quant: QuantConfig) -> None
     if "quant" not in parent_metadata:
         return
     parent_quant = QuantConfig.from_dict(parent_metadata["quant"])
+    if not parent_quant.quantizes_weights:  # an fp32-mode run (trained on, unquantized)
+        return
     if parent_quant.mode != "w4a32" or not quant.quantizes_activations:
         raise ValueError(
             f"{parent} is already quantized ({parent_quant.mode}); start from an FP32 model, "
             "or from a w4a32 model to add activation quantization (w4a8, w4a8-naive)"
         )
-    for rule in ("group_size", "weight_scale"):
+    for rule in ("group_size", "weight_scale", "learn_weight_scales"):
         if getattr(parent_quant, rule) != getattr(quant, rule):
             raise ValueError(
                 f"quant.{rule} is {getattr(quant, rule)!r} but the w4a32 parent {parent} was trained with "
@@ -82,22 +83,15 @@ def fp32_origin(parent: Path, parent_metadata: dict) -> str:
     return parent_metadata.get("fp32_origin", str(parent)) if "quant" in parent_metadata else str(parent)
 
 
-def strip_weight_quantization(model) -> None:
-    """Remove int4 parametrizations in place, keeping the latent float weights they act on."""
-    for module in model.modules():
-        if parametrize.is_parametrized(module, "weight"):
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
-
-
 def quantize(parent: Path, config_path: Path, assignments: Sequence[str] = (), resume: bool = False) -> ErrorMetrics:
     """Fine-tune the model in `parent` with QAT; writes the same run files as `gaqmd train`.
 
-    parent is an FP32 model, or a W4A32 QAT model (stage 1 of a staged schedule) whose latent
-    weights continue under the full w4a8 / w4a8-naive quantization."""
+    parent is an FP32 model, or a W4A32 QAT model (stage 1 of a staged schedule) whose int4
+    weights (latent weights and their quantizers, learned scales included) continue under the
+    full w4a8 / w4a8-naive quantization."""
     model, parent_metadata = load_model(parent)
     config, quant = load_quantize_config(config_path, parent_metadata, assignments)
     check_stage(parent, parent_metadata, quant)
-    strip_weight_quantization(model)
     dtype = DTYPES[config.train.dtype]
     data = prepare_data(config.data, model.config.cutoff, species=model.config.species)
     if "split" in parent_metadata and data.split != Split.from_dict(parent_metadata["split"]):

@@ -131,3 +131,24 @@ class _Int4FakeQuant(torch.autograd.Function):
 def fake_quant_int4(w: torch.Tensor, group_size: Optional[int] = None, scale_rule: str = "max") -> torch.Tensor:
     """w (out, in) -> int4-rounded w (equal to codes * scale bit for bit), gradient passed unchanged."""
     return _Int4FakeQuant.apply(w, group_size, scale_rule)
+
+
+def codes_for_scales(w: torch.Tensor, scales: torch.Tensor, group_size: Optional[int] = None) -> torch.Tensor:
+    """w (out, in), given scales (out, n_groups) of fp16 values -> int8 codes in [-7, 7]."""
+    codes = torch.clamp(torch.round(w / _expand_scales(scales, w.shape[1], group_size)), -INT4_MAX, INT4_MAX)
+    return codes.to(torch.int8)
+
+
+def lsq_fake_quant_int4(w: torch.Tensor, scales: torch.Tensor, group_size: Optional[int] = None) -> torch.Tensor:
+    """w (out, in) with learned scales (out, n_groups) -> codes * fp16(scale), bit for bit what
+    codes_for_scales and dequantize_int4 give, with LSQ gradients (Esser et al., 2020): w gets
+    the straight-through gradient inside the int4 range and none where it clips; a scale gets
+    d(codes * s)/ds = round(w/s) - w/s inside, ±7 where clipped, times 1/sqrt(group width * 7)."""
+    per_scale = w.shape[1] if group_size is None else group_size
+    gradient_scaled = scales * (1.0 / math.sqrt(per_scale * INT4_MAX))
+    # value: the fp16 scale exactly (x - x.detach() is exactly zero); gradient: that of `scales`, scaled
+    stored = round_to_fp16(scales.detach()) + (gradient_scaled - gradient_scaled.detach())
+    expanded = _expand_scales(stored, w.shape[1], group_size)
+    ratio = w / expanded
+    rounded = torch.round(ratio).detach() + (ratio - ratio.detach())
+    return torch.clamp(rounded, -INT4_MAX, INT4_MAX) * expanded

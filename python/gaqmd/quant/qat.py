@@ -19,7 +19,7 @@ def prepare_qat(model: EquivariantPotential, config: QuantConfig) -> Equivariant
     The model remembers its config as `model.quant_config`.
     """
     if config.quantizes_weights:
-        quantize_weights(model, config.group_size, config.weight_scale)
+        quantize_weights(model, config.group_size, config.weight_scale, config.learn_weight_scales)
     if config.quantizes_activations:
         quantize_activations(model, config)
     model.quant_config = config

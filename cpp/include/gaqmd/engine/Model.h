@@ -68,6 +68,7 @@ struct IrrepsQuant {
   std::vector<BlockKind> kind;
   std::vector<Lsq> lsq;
   std::vector<Mddq> mddq;
+  std::vector<char> local;  // per block: quantized in the atom's local frame (l = 2 only)
 };
 
 /// e3nn o3.Linear: out[bout][v, m] += Σ_u W_p[v, u] in[bin][u, m].
@@ -133,6 +134,16 @@ struct Model {
   std::shared_ptr<const Codebook> codebook;  // w4a8 with an mddq block
 
   bool quantizesActivations() const { return mode == Mode::W4A8 || mode == Mode::W4A8Naive; }
+  /// Whether any quantizer needs the per-atom local frames (mddq directions or a local block).
+  bool usesFrames() const {
+    if (!quantizesActivations()) return false;
+    if (localFrames) return true;
+    for (const Layer& L : layers)
+      for (const IrrepsQuant* q : {&L.inQ, &L.upQ})
+        for (char local : q->local)
+          if (local) return true;
+    return false;
+  }
 };
 
 /// Validates `data` against docs/format.md and decodes it; throws ModelError naming the problem.

@@ -87,12 +87,14 @@ void linearBatch(const EquiLinear& L, const double* in, int ldIn, int n, double*
 void linearTransposedAddBatch(const EquiLinear& L, const double* gout, int ldOut, int n, double* gin, int ldIn);
 
 /// Fake-quantizes one atom's features x (D) into xq, recording MDDQ decisions of atom `atom`;
-/// frame: the atom's local frame (3x3) or nullptr (global codebook orientation).
+/// frame: the atom's local frame (3x3), nullptr when the model uses none (Model::usesFrames):
+/// mddq directions snap in it when Model::localFrames, local blocks (IrrepsQuant::local) are
+/// quantized in it.
 void quantizeIrreps(const Model& m, const IrrepsQuant& q, const Irreps& irreps, const double* x, double* xq,
                     std::vector<MddqState>& st, int atom, const double* frame);
 /// Straight-through backward of quantizeIrreps: g (dE/dxq) -> gx (dE/dx), overwritten.
 void quantizeIrrepsBackward(const IrrepsQuant& q, const Irreps& irreps, const double* x, const double* g,
-                            const std::vector<MddqState>& st, int atom, double* gx);
+                            const std::vector<MddqState>& st, int atom, const double* frame, double* gx);
 /// Per-channel LSQ of a vector x (n) -> xq; mask (n) optional.
 void lsqVector(const Lsq& q, const double* x, int n, double* xq);
 /// g (n) *= LSQ mask of x.

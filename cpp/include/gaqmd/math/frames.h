@@ -48,4 +48,32 @@ GAQMD_HD inline void frameApplyTransposed(const double* F, const double* x, doub
   for (int b = 0; b < 3; ++b) y[b] = (F[b] * x[0] + F[3 + b] * x[1]) + F[6 + b] * x[2];
 }
 
+/// F (3x3 rotation, rows e1, e2, e3) -> D (5x5 row-major) with Y2(F p) = D Y2(p) for every unit p,
+/// Y2 the l = 2 harmonics of sph.h. Each Y2_k(p) = pᵀ A_k p with symmetric traceless A_k, mutually
+/// orthogonal with |A_k|² = 15/2 (Frobenius), so D_kj = <Fᵀ A_k F, A_j> / (15/2).
+GAQMD_HD inline void wigner2FromFrame(const double* F, double* D) {
+  const double h = 0.5 * 3.872983346207417, s5 = 2.23606797749979;  // √15 / 2, √5
+  // A_k as 3x3 row-major, components ordered like sph.h: xz, xy, y² - (x² + z²)/2, yz, (z² - x²)/2
+  const double A[5][9] = {{0, 0, h, 0, 0, 0, h, 0, 0},
+                          {0, h, 0, h, 0, 0, 0, 0, 0},
+                          {-0.5 * s5, 0, 0, 0, s5, 0, 0, 0, -0.5 * s5},
+                          {0, 0, 0, 0, 0, h, 0, h, 0},
+                          {-h, 0, 0, 0, 0, 0, 0, 0, h}};
+  for (int k = 0; k < 5; ++k) {
+    double rotated[9];  // Fᵀ A_k F
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b) {
+        double sum = 0.0;
+        for (int c = 0; c < 3; ++c)
+          for (int e = 0; e < 3; ++e) sum += F[3 * c + a] * A[k][3 * c + e] * F[3 * e + b];
+        rotated[3 * a + b] = sum;
+      }
+    for (int j = 0; j < 5; ++j) {
+      double inner = 0.0;
+      for (int c = 0; c < 9; ++c) inner += rotated[c] * A[j][c];
+      D[5 * k + j] = inner / 7.5;
+    }
+  }
+}
+
 }  // namespace gaqmd::math

@@ -90,6 +90,7 @@ enum QuantKind { kQuantNone = 0, kQuantLsq = 1, kQuantMddq = 2, kQuantInt8 = 3, 
 /// MDDQ kinds: the magnitude scale, log-domain minimum at values[logMin]).
 struct BlockQuant {
   int kind = kQuantNone, scale = -1, logMin = -1, logDomain = 0;
+  int local = 0;  // l = 2 block quantized in the atom's local frame
   double qmin = 0, qmax = 0;
 };
 
@@ -133,8 +134,9 @@ struct Params {
   int numLayers = 0, numSpecies = 0, channels = 0, numBasis = 0, lMax = 1, shDim = 4;
   int hidden = 0, readoutWidth = 0;  // H, R
   double cutoff = 0, cutoffP = 6, messageScale = 1;  // r_c (Å), p, 1 / sqrt(avg_num_neighbors)
-  // w4a8: activations quantized; MDDQ directions in local frames or global; codebook (K, 3) at values[codebook]
-  int quantized = 0, localFrames = 0, codebook = -1, codebookSize = 0;
+  // w4a8: activations quantized; localFrames: per-atom frames computed (used by MDDQ directions
+  // when directionFrames, and by local blocks); codebook (K, 3) at values[codebook]
+  int quantized = 0, localFrames = 0, directionFrames = 0, codebook = -1, codebookSize = 0;
   // codebook cell table (CodebookCells.h): nZ x nPhi cells, offsets (cells + 1) and point indices in ints
   int codebookNZ = 0, codebookNPhi = 0, codebookOffsets = 0, codebookIndices = 0;
   double zeroThreshold = 0;

@@ -83,6 +83,7 @@ GAQMD_HD inline MagnitudeDirection magnitudeDirection(const Params<Real>& P, con
     return md;
   }
   double dir[3] = {v[0] / md.m, v[1] / md.m, v[2] / md.m}, F[9], inFrame[3];
+  if (!P.directionFrames) frame = nullptr;
   if (frame) {
     for (int k = 0; k < 9; ++k) F[k] = frame[k];
     math::frameApply(F, dir, inFrame);
@@ -97,39 +98,65 @@ GAQMD_HD inline MagnitudeDirection magnitudeDirection(const Params<Real>& P, con
   return md;
 }
 
-/// Quantizes channel u of block b of one atom's features: x (D) -> xq (D), the block's components only.
+/// v (d) -> out (d) = D v (transposed: Dᵀ v) for a local l = 2 block (D from the atom's frame);
+/// a copy otherwise.
+template <typename Real>
+GAQMD_HD inline void toBlockFrame(const BlockQuant& q, const Real* frame, bool transposed, int d, const double* v,
+                                  double* out) {
+  if (!q.local) {
+    for (int a = 0; a < d; ++a) out[a] = v[a];
+    return;
+  }
+  double F[9], D[25];
+  for (int k = 0; k < 9; ++k) F[k] = frame[k];
+  math::wigner2FromFrame(F, D);
+  for (int a = 0; a < 5; ++a) {
+    double sum = 0.0;
+    for (int c = 0; c < 5; ++c) sum += (transposed ? D[5 * c + a] : D[5 * a + c]) * v[c];
+    out[a] = sum;
+  }
+}
+
+/// Quantizes channel u of block b of one atom's features: x (D) -> xq (D), the block's components only
+/// (a local block in the atom's frame: x̂ = Dᵀ q(D x)).
 template <typename Real>
 GAQMD_HD inline void quantizeChannel(const Params<Real>& P, const BlockQuant& q, const Blocks& blocks, int b, int u,
                                      const Real* x, const Real* frame, Real* xq) {
   const int d = 2 * blocks.l[b] + 1, off = blocks.offset[b] + u * d;
-  double v[5], mask;
-  for (int a = 0; a < d; ++a) v[a] = x[off + a];
+  double given[5], v[5], out[5], result[5], mask;
+  for (int a = 0; a < d; ++a) given[a] = x[off + a];
+  toBlockFrame(q, frame, false, d, given, v);
   switch (q.kind) {
     case kQuantLsq:
     case kQuantInt8:
-      for (int a = 0; a < d; ++a) xq[off + a] = static_cast<Real>(math::lsqFakeQuant(v[a], P.values[q.scale + u], q.qmin, q.qmax, &mask));
-      return;
+      for (int a = 0; a < d; ++a) out[a] = math::lsqFakeQuant(v[a], P.values[q.scale + u], q.qmin, q.qmax, &mask);
+      break;
     case kQuantMddq:
     case kQuantMddqFp16: {
       const MagnitudeDirection md = magnitudeDirection(P, q, u, v, d, frame);
-      for (int a = 0; a < d; ++a) xq[off + a] = static_cast<Real>(md.mHat * md.c[a]);
-      return;
+      for (int a = 0; a < d; ++a) out[a] = md.mHat * md.c[a];
+      break;
     }
     case kQuantFp16:
-      for (int a = 0; a < d; ++a) xq[off + a] = static_cast<Real>(math::roundToHalf(v[a]));
-      return;
+      for (int a = 0; a < d; ++a) out[a] = math::roundToHalf(v[a]);
+      break;
     default:
-      for (int a = 0; a < d; ++a) xq[off + a] = x[off + a];
+      for (int a = 0; a < d; ++a) out[a] = v[a];
   }
+  toBlockFrame(q, frame, true, d, out, result);
+  for (int a = 0; a < d; ++a) xq[off + a] = static_cast<Real>(result[a]);
 }
 
-/// Straight-through backward of quantizeChannel: g = dE/dxq -> gx = dE/dx on the channel's components.
+/// Straight-through backward of quantizeChannel: g = dE/dxq -> gx = dE/dx on the channel's components
+/// (a local block: gx = Dᵀ (q's backward at D x)(D g), the frame held constant).
 template <typename Real>
 GAQMD_HD inline void quantizeChannelBackward(const Params<Real>& P, const BlockQuant& q, const Blocks& blocks, int b,
                                              int u, const Real* x, const Real* frame, const Real* g, Real* gx) {
   const int d = 2 * blocks.l[b] + 1, off = blocks.offset[b] + u * d;
-  double v[5], gv[5], out[5], mask;
-  for (int a = 0; a < d; ++a) v[a] = x[off + a], gv[a] = g[off + a];
+  double given[5], givenG[5], v[5], gv[5], out[5], result[5], mask;
+  for (int a = 0; a < d; ++a) given[a] = x[off + a], givenG[a] = g[off + a];
+  toBlockFrame(q, frame, false, d, given, v);
+  toBlockFrame(q, frame, false, d, givenG, gv);
   switch (q.kind) {
     case kQuantLsq:
     case kQuantInt8:
@@ -147,7 +174,8 @@ GAQMD_HD inline void quantizeChannelBackward(const Params<Real>& P, const BlockQ
     default:  // fp16 and none: identity
       for (int a = 0; a < d; ++a) out[a] = gv[a];
   }
-  for (int a = 0; a < d; ++a) gx[off + a] = static_cast<Real>(out[a]);
+  toBlockFrame(q, frame, true, d, out, result);
+  for (int a = 0; a < d; ++a) gx[off + a] = static_cast<Real>(result[a]);
 }
 
 /// Thread (i, b, u): in_q (which = 0: x -> xq) or up_q (which = 1: xuPre -> xu) of one channel.
