@@ -33,9 +33,8 @@ class Int4Rows(nn.Module):
         if learn_scales:
             if initial is None:
                 raise ValueError("learned int4 scales are initialized from the weight: pass initial")
-            self.learned_scales = nn.ParameterList(
-                [nn.Parameter(quantize_int4(block.detach(), group_size, scale_rule)[1]) for block in self.blocks(initial)]
-            )
+            initial_scales = [quantize_int4(block.detach(), group_size, scale_rule)[1] for block in self.blocks(initial)]
+            self.learned_scales = nn.ParameterList([nn.Parameter(scales) for scales in initial_scales])
 
     def blocks(self, weight: torch.Tensor) -> list[torch.Tensor]:
         """The weight as (out, in) matrices, the orientation in which scales are per row."""
