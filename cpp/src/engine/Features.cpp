@@ -247,10 +247,6 @@ void mddqFp16Forward(const Model& m, const Mddq& q, int mul, int d, const double
   }
 }
 
-}  // namespace
-
-namespace {
-
 /// One block (mul channels of dimension d, x and xq at the block's start) of quantizeIrreps.
 void quantizeBlock(const Model& m, const IrrepsQuant& q, int b, int mul, int d, const double* x, double* xq,
                    MddqState& st, int atom, const double* frame) {
