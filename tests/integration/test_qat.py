@@ -134,6 +134,10 @@ def test_weight_bytes_of_w4_are_at_least_six_times_below_fp32(ethanol):
     w4 = prepare_qat(make_model(species=(1, 6, 8), channels=32, radial_hidden=64, num_layers=3), QuantConfig(mode="w4a32"))
     assert weight_bytes(fp32) == 4 * sum(p.numel() for p in fp32.parameters())
     assert weight_bytes(fp32) / weight_bytes(w4) >= 6
+    # learned scales are the same fp16 scales, stored once
+    learned = prepare_qat(make_model(species=(1, 6, 8), channels=32, radial_hidden=64, num_layers=3),
+                          QuantConfig(mode="w4a32", learn_weight_scales=True))
+    assert weight_bytes(learned) == weight_bytes(w4)
 
 
 def test_quantize_cli_fine_tunes_an_fp32_model_and_evaluate_reports_every_mode(data_dir, tmp_path, capsys):

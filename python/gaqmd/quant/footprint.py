@@ -23,7 +23,7 @@ def weight_bytes(model: EquivariantPotential) -> int:
         if name.endswith(suffix):
             owner = modules[name[: -len(suffix)]]
             total += math.ceil(parameter.numel() / 2) + INT4_SCALE_BYTES * _int4_scale_count(owner)
-        else:
+        elif ".parametrizations.weight.0.learned_scales." not in name:  # those are the scales counted above
             total += FP32 * parameter.numel()
     return total
 

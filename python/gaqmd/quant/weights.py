@@ -48,12 +48,8 @@ class Int4Rows(nn.Module):
         """Integer form of blocks(weight)[index]: int8 codes (out, in) and scales (out, n_groups)."""
         if self.learned_scales is None:
             return quantize_int4(block.detach(), self.group_size, self.scale_rule)
-        scales = self.stored_scales(index)
+        scales = round_to_fp16(self.learned_scales[index].detach())  # as the forward uses them
         return codes_for_scales(block.detach(), scales, self.group_size), scales
-
-    def stored_scales(self, index: int) -> torch.Tensor:
-        """The learned scales of block index as the artifact stores them (fp16 values)."""
-        return round_to_fp16(self.learned_scales[index].detach())
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         if self.learned_scales is None:
