@@ -4,12 +4,12 @@ uniform W4A8?
 Starting point: the W4A32 QAT model of benchmarks/gaq_rmd17.py (int4 weights trained), so only the
 activation quantization differs between rows. Each row attaches the GAQ activation quantizers
 with `irrep_bits = (b0, b1)` (int bits of the C scalars, magnitude bits of the C vectors; every
-vector also has a 16-bit direction index), calibrates the scales on 64 training frames ("max"
-rule) and evaluates the held-out frames. Rows with b0 + b1 = 16 store the same bytes per atom as
+vector also has a 16-bit direction index), calibrates the scales on every training frame ("max"
+rule, as stage 2 of examples/configs/qat.yaml does) and evaluates the held-out frames. Rows with b0 + b1 = 16 store the same bytes per atom as
 uniform (8, 8). No retraining: this compares the formats, not how well QAT adapts to each.
 Writes docs/results/irrep_bits.{md,json}.
 
-    python benchmarks/irrep_bits.py                   # a few minutes on 2 cores
+    python benchmarks/irrep_bits.py                   # ~15 min on one core
 """
 
 import argparse
@@ -46,9 +46,8 @@ def measure(molecule: str, bits: tuple[int, int], runs: Path, test_frames: int) 
     path = runs / f"{molecule}_w4a32" / "best.pt"
     model, metadata = load_model(path, dtype=torch.float64)
     frames = read_labelled_frames(metadata, path, DATA[molecule], "all")
-    train = [frames[i] for i in Split.from_dict(metadata["split"]).train[:64]]
-    model = add_activation_quantizers(model, QuantConfig(mode="w4a8", scale_init="max", irrep_bits=bits), train,
-                                      batch_size=8)
+    train = [frames[i] for i in Split.from_dict(metadata["split"]).train]
+    model = add_activation_quantizers(model, QuantConfig(mode="w4a8", scale_init="max", irrep_bits=bits), train)
     test = [frames[i] for i in Split.from_dict(metadata["split"]).test[:test_frames]]
     metrics = evaluate(model, GraphDataset(test, model.config.species, model.config.cutoff), batch_size=25,
                        dtype=torch.float64)
@@ -63,7 +62,7 @@ def markdown(rows: list[dict], args) -> str:
     lines = ["# Per-irrep bit widths at equal bytes (PTQ of activations on the W4A32 QAT models)", "",
              f"Machine: {machine()}. Command: `python benchmarks/irrep_bits.py`. (b0, b1): int bits of the "
              "scalars, magnitude bits of the vectors (+16-bit direction each); activation scales calibrated "
-             f"('max') on 64 training frames, errors on {rows[0]['frames']} held-out frames. Layer 0 stores "
+             f"('max') on every training frame, errors on {rows[0]['frames']} held-out frames. Layer 0 stores "
              "scalars only, so the bytes per atom differ slightly between rows of equal b0 + b1.", "",
              "| molecule | (b0, b1) | node-feature bytes/atom (bit-packed) | force MAE (meV/Å) | energy MAE (meV) |",
              "|---|---|---|---|---|"]

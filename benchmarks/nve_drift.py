@@ -55,6 +55,13 @@ def model_for(mode: str, runs: Path):
     return with_finer_roundings(model_description(runs / "aspirin_w4a8" / "best.pt"), 12)
 
 
+def model_force_mae(mode: str, runs: Path) -> float | None:
+    """Test force MAE (meV/Å) of the model a mode runs, from its run's metrics.json: which model a row is."""
+    run = runs / f"aspirin_{'w4a8' if mode == 'w4a8-12bit' else mode}"
+    metrics = run / "metrics.json"
+    return json.loads(metrics.read_text())["test"]["force_mae"] if metrics.is_file() else None
+
+
 def start_state(structure, runs: Path, equilibration_ps: float):
     """The equilibrated FP32 state every mode starts from: loaded from FRAMES/start.npz, else made and saved."""
     from gaqmd.checks.conservation import StartState, equilibrate
@@ -114,7 +121,8 @@ def run_mode(mode: str, start, structure, args) -> dict:
     print(f"{mode:>11}: drift {result.drift:+.4f} ± {result.drift_stderr:.4f} meV/atom/ps, "
           f"rms {result.rms_fluctuation:.4f} meV/atom, {result.reason}; {stability.reason} ({seconds:.0f} s)",
           flush=True)
-    return {"mode": mode, "seconds": seconds, "dt_fs": args.dt, "ps_requested": args.ps,
+    return {"mode": mode, "model_force_mae": model_force_mae(mode, args.runs), "seconds": seconds, "dt_fs": args.dt,
+            "ps_requested": args.ps,
             "ps_simulated": float(result.times[-1]) if len(result.times) else 0.0,
             "drift": result.drift, "drift_stderr": result.drift_stderr, "rms_fluctuation": result.rms_fluctuation,
             "max_abs_change": result.max_abs_change, "conserved": result.conserved, "reason": result.reason,
@@ -176,11 +184,15 @@ def markdown(rows: list[dict], distances: dict[str, str], start_ps: float) -> st
              "w4a8-12bit: the GAQ w4a8 model with every int8 rounding at 12 bits over the same ranges (not "
              "retrained). Bond/angle distance: the largest Wasserstein distance over bond and angle types to the "
              "FP32 run's distributions (frames every ps, up to any failure).", "",
-             "| mode | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) | max abs(ΔE) (meV/atom) "
-             "| energy verdict | structure | bond / angle distance to FP32 |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Model: the test force MAE of the model file the row ran (rows without one ran the models of "
+             "2026-12-05, stage 1 with recomputed int4 scales: W4A32 33.85, W4A8 36.35 meV/Å; the FP32 model has not "
+             "changed).", "",
+             "| mode | model (meV/Å) | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) "
+             "| max abs(ΔE) (meV/atom) | energy verdict | structure | bond / angle distance to FP32 |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['mode']} | {row['ps_simulated']:.1f} | {row['drift']:+.3g} ± {row['drift_stderr']:.2g} "
+        model = f"{row['model_force_mae']:.2f}" if row.get("model_force_mae") is not None else "—"
+        lines.append(f"| {row['mode']} | {model} | {row['ps_simulated']:.1f} | {row['drift']:+.3g} ± {row['drift_stderr']:.2g} "
                      f"| {row['rms_fluctuation']:.4f} | {row['max_abs_change']:.3g} | {row['reason']} "
                      f"| {row['stability']} | {distances.get(row['mode'], '—')} |")
     lines += ["", "![total energy](nve_drift.png)"]
