@@ -61,9 +61,10 @@ def main(out: Path) -> None:
     write_model(out / "w4a8_l1.gaq", quantized_model("w4a8", frames))
     write_model(out / "w4a8_l2_mddqfp16_global_log.gaq",
                 quantized_model("w4a8", frames, l_max=2, l2_mode="mddq-fp16", direction_frame="global",
-                                magnitude_log_domain=True))
-    write_model(out / "w4a8_l2_int8.gaq", quantized_model("w4a8", frames, l_max=2, l2_mode="int8-shared"))
-    write_model(out / "w4a8_l2_fp16.gaq", quantized_model("w4a8", frames, l_max=2, l2_mode="fp16"))
+                                magnitude_log_domain=True, l2_frame="global"))
+    write_model(out / "w4a8_l2_int8.gaq", quantized_model("w4a8", frames, l_max=2, l2_mode="int8-shared",
+                                                          l2_frame="global"))
+    write_model(out / "w4a8_l2_fp16.gaq", quantized_model("w4a8", frames, l_max=2, l2_mode="fp16", l2_frame="global"))
     write_model(out / "w4a8_l2_int8_local.gaq",
                 quantized_model("w4a8", frames, l_max=2, l2_mode="int8-shared", l2_frame="local"))
     write_model(out / "w4a8_l2_mddqfp16_local_global_dirs.gaq",

@@ -31,11 +31,11 @@ CASES = {
     "w4a8-naive": ("w4a8-naive", {}, {}),
     "w4a8-naive-attention": ("w4a8-naive", {"attention": True}, {}),
     # l = 2 blocks of kind mddq-fp16 / int8 (a scale per channel) / fp16 next to mddq l = 1 blocks
-    "w4a8-l2-mddq-fp16": ("w4a8", {"l_max": 2}, {"l2_mode": "mddq-fp16"}),
+    "w4a8-l2-mddq-fp16": ("w4a8", {"l_max": 2}, {"l2_mode": "mddq-fp16", "l2_frame": "global"}),
     "w4a8-l2-mddq-fp16-attention-global": ("w4a8", {"l_max": 2, "attention": True},
-                                           {"l2_mode": "mddq-fp16", "direction_frame": "global"}),
-    "w4a8-l2-int8-shared": ("w4a8", {"l_max": 2}, {"l2_mode": "int8-shared"}),
-    "w4a8-l2-fp16": ("w4a8", {"l_max": 2}, {"l2_mode": "fp16"}),
+                                           {"l2_mode": "mddq-fp16", "direction_frame": "global", "l2_frame": "global"}),
+    "w4a8-l2-int8-shared": ("w4a8", {"l_max": 2}, {"l2_mode": "int8-shared", "l2_frame": "global"}),
+    "w4a8-l2-fp16": ("w4a8", {"l_max": 2}, {"l2_mode": "fp16", "l2_frame": "global"}),
     # l = 2 blocks quantized in the atoms' local frames (the documented l = 2 choice); with global
     # MDDQ directions the frames serve the l = 2 blocks alone
     "w4a8-l2-int8-shared-local": ("w4a8", {"l_max": 2}, {"l2_mode": "int8-shared", "l2_frame": "local"}),

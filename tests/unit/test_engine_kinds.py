@@ -67,7 +67,7 @@ def test_naive_int8_blocks_are_per_component_lsq_with_one_scale(ethanol):
 
 
 def test_int8_shared_l2_blocks_use_their_channels_scale(ethanol):
-    model, description = description_for("w4a8", ethanol, l_max=2, l2_mode="int8-shared")
+    model, description = description_for("w4a8", ethanol, l_max=2, l2_mode="int8-shared", l2_frame="global")
     attributes, arrays = description
     x, xq, blocks = layer1_features(model, description, ethanol[4])
     (b, l, span), = [block for block in blocks if block[1] == 2]
@@ -80,8 +80,34 @@ def test_int8_shared_l2_blocks_use_their_channels_scale(ethanol):
     assert np.abs(xq[:, span] - x[:, span]).max() > 0
 
 
+def test_local_l2_blocks_are_quantized_in_each_atoms_frame(ethanol):
+    """x̂ = Dᵀ q(D x) per channel, D the frame's l=2 rotation from e3nn's harmonics (PyTorch,
+    gaqmd.quant.frames), not the engine's closed form; frames as the engine reports them."""
+    import torch
+
+    from gaqmd.quant.frames import wigner_from_frames
+
+    model, description = description_for("w4a8", ethanol, l_max=2, l2_mode="int8-shared", l2_frame="local")
+    attributes, arrays = description
+    engine = core().Engine(*description)
+    index = species_index(np.asarray(ethanol[4].numbers), model.config.species).astype(np.int32)
+    frames = engine.intermediates(ethanol[4].positions, index, None)["frames"]
+    x, xq, blocks = layer1_features(model, description, ethanol[4])
+    (b, l, span), = [block for block in blocks if block[1] == 2]
+    assert attributes[f"layer1.in_q.b{b}.frame"] == "local"
+    rotations = wigner_from_frames(torch.from_numpy(frames), 2).numpy()  # (n, 5, 5)
+    scale = arrays[f"layer1.in_q.b{b}.scale"]
+    qmin, qmax = int(attributes[f"layer1.in_q.b{b}.qmin"]), int(attributes[f"layer1.in_q.b{b}.qmax"])
+    v = x[:, span].reshape(len(x), -1, 5)
+    local = np.einsum("nab,ncb->nca", rotations, v)
+    rounded = lsq_numpy(local, scale[None, :, None], qmin, qmax)
+    expected = np.einsum("nba,ncb->nca", rotations, rounded).reshape(len(x), -1)
+    np.testing.assert_allclose(xq[:, span], expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    assert not np.allclose(xq[:, span], lsq_numpy(x[:, span], np.repeat(scale, 5), qmin, qmax))
+
+
 def test_fp16_l2_blocks_are_rounded_to_numpy_float16(ethanol):
-    model, description = description_for("w4a8", ethanol, l_max=2, l2_mode="fp16")
+    model, description = description_for("w4a8", ethanol, l_max=2, l2_mode="fp16", l2_frame="global")
     x, xq, blocks = layer1_features(model, description, ethanol[4])
     (b, l, span), = [block for block in blocks if block[1] == 2]
     assert description[0][f"layer1.in_q.b{b}.kind"] == "fp16"
@@ -90,7 +116,7 @@ def test_fp16_l2_blocks_are_rounded_to_numpy_float16(ethanol):
 
 
 def test_mddq_fp16_l2_blocks_are_the_quantized_magnitude_times_half_directions(ethanol):
-    model, description = description_for("w4a8", ethanol, l_max=2, l2_mode="mddq-fp16")
+    model, description = description_for("w4a8", ethanol, l_max=2, l2_mode="mddq-fp16", l2_frame="global")
     attributes, arrays = description
     x, xq, blocks = layer1_features(model, description, ethanol[4])
     (b, l, span), = [block for block in blocks if block[1] == 2]
@@ -152,14 +178,14 @@ def test_engine_half_rounding_equals_numpy_float16(tmp_path):
 
 @pytest.mark.parametrize("kind", ["int9", "MDDQ", ""])
 def test_an_unknown_kind_is_named(ethanol, kind):
-    _, (attributes, arrays) = description_for("w4a8", ethanol, l_max=2, l2_mode="fp16")
+    _, (attributes, arrays) = description_for("w4a8", ethanol, l_max=2, l2_mode="fp16", l2_frame="global")
     broken = dict(attributes, **{"layer1.up_q.b2.kind": kind})
     with pytest.raises(core().ModelError, match=rf"model attribute 'layer1\.up_q\.b2\.kind' = '{kind}' is not a quantizer kind"):
         core().Engine(broken, arrays)
 
 
 def test_mddq_on_an_l2_block_is_refused(ethanol):
-    _, (attributes, arrays) = description_for("w4a8", ethanol, l_max=2, l2_mode="mddq-fp16")
+    _, (attributes, arrays) = description_for("w4a8", ethanol, l_max=2, l2_mode="mddq-fp16", l2_frame="global")
     broken = dict(attributes, **{"layer1.in_q.b2.kind": "mddq"})
     with pytest.raises(core().ModelError, match=r"'layer1\.in_q\.b2\.kind' = 'mddq' is for l = 1 blocks only"):
         core().Engine(broken, arrays)
