@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/rmd17_fp32.py
 	$(PY) benchmarks/gaq_rmd17.py
 	$(PY) benchmarks/stage1_scales.py
+	$(PY) benchmarks/activation_costs.py
 	$(PY) benchmarks/irrep_bits.py
 	$(PY) benchmarks/l2_options.py
 	$(PY) benchmarks/engine_speed.py
