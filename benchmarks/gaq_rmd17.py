@@ -99,10 +99,12 @@ def evaluate_all(molecules: list[str], lee_frames: int) -> dict:
     for molecule in molecules:
         models = {"fp32": ROOT / "runs" / f"{molecule}_fp32" / "best.pt"}
         models.update({mode: run_dir(molecule, mode) / "best.pt" for mode in MODES})
+        # every quantized run keeps its FP32 parent's split (gaqmd quantize refuses another)
+        fp32 = models["fp32"]
+        test = read_labelled_frames(load_model(fp32)[1], fp32, ROOT / DATA[molecule], split="test")
         results[molecule] = {}
         for mode, path in models.items():
             row = evaluate_model_file(path, ROOT / DATA[molecule], split="test", lee_frames=lee_frames)
-            test = read_labelled_frames(load_model(path)[1], path, ROOT / DATA[molecule], split="test")
             results[molecule][mode] = {
                 **asdict(row.metrics),
                 "lee": row.symmetry.lee,

@@ -311,12 +311,7 @@ void quantizeBlockBackward(const IrrepsQuant& q, int b, int mul, int d, const do
 
 /// out (mul, 5) = D in per channel (transposed: Dᵀ in), D the l = 2 rotation of a local frame.
 void rotateL2(const double* D, bool transposed, int mul, const double* in, double* out) {
-  for (int u = 0; u < mul; ++u)
-    for (int a = 0; a < 5; ++a) {
-      double sum = 0.0;
-      for (int c = 0; c < 5; ++c) sum += (transposed ? D[5 * c + a] : D[5 * a + c]) * in[5 * u + c];
-      out[5 * u + a] = sum;
-    }
+  for (int u = 0; u < mul; ++u) math::wigner2Apply(D, transposed, in + 5 * u, out + 5 * u);
 }
 
 }  // namespace

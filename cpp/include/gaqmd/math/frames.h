@@ -76,4 +76,13 @@ GAQMD_HD inline void wigner2FromFrame(const double* F, double* D) {
   }
 }
 
+/// y (5) = D x, or Dᵀ x when transposed (D 5x5 row-major, e.g. from wigner2FromFrame).
+GAQMD_HD inline void wigner2Apply(const double* D, bool transposed, const double* x, double* y) {
+  for (int a = 0; a < 5; ++a) {
+    double sum = 0.0;
+    for (int c = 0; c < 5; ++c) sum += (transposed ? D[5 * c + a] : D[5 * a + c]) * x[c];
+    y[a] = sum;
+  }
+}
+
 }  // namespace gaqmd::math

@@ -110,11 +110,7 @@ GAQMD_HD inline void toBlockFrame(const BlockQuant& q, const Real* frame, bool t
   double F[9], D[25];
   for (int k = 0; k < 9; ++k) F[k] = frame[k];
   math::wigner2FromFrame(F, D);
-  for (int a = 0; a < 5; ++a) {
-    double sum = 0.0;
-    for (int c = 0; c < 5; ++c) sum += (transposed ? D[5 * c + a] : D[5 * a + c]) * v[c];
-    out[a] = sum;
-  }
+  math::wigner2Apply(D, transposed, v, out);
 }
 
 /// Quantizes channel u of block b of one atom's features: x (D) -> xq (D), the block's components only
@@ -123,7 +119,7 @@ template <typename Real>
 GAQMD_HD inline void quantizeChannel(const Params<Real>& P, const BlockQuant& q, const Blocks& blocks, int b, int u,
                                      const Real* x, const Real* frame, Real* xq) {
   const int d = 2 * blocks.l[b] + 1, off = blocks.offset[b] + u * d;
-  double given[5], v[5], out[5], result[5], mask;
+  double given[5], v[5] = {0, 0, 0, 0, 0}, out[5], result[5], mask;  // v zeroed: gcc cannot see d <= 5
   for (int a = 0; a < d; ++a) given[a] = x[off + a];
   toBlockFrame(q, frame, false, d, given, v);
   switch (q.kind) {
@@ -153,7 +149,7 @@ template <typename Real>
 GAQMD_HD inline void quantizeChannelBackward(const Params<Real>& P, const BlockQuant& q, const Blocks& blocks, int b,
                                              int u, const Real* x, const Real* frame, const Real* g, Real* gx) {
   const int d = 2 * blocks.l[b] + 1, off = blocks.offset[b] + u * d;
-  double given[5], givenG[5], v[5], gv[5], out[5], result[5], mask;
+  double given[5], givenG[5], v[5] = {0, 0, 0, 0, 0}, gv[5], out[5], result[5], mask;  // as above
   for (int a = 0; a < d; ++a) given[a] = x[off + a], givenG[a] = g[off + a];
   toBlockFrame(q, frame, false, d, given, v);
   toBlockFrame(q, frame, false, d, givenG, gv);
