@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/rmd17_fp32.py
 	$(PY) benchmarks/gaq_rmd17.py
+	$(PY) benchmarks/weight_costs.py
 	$(PY) benchmarks/stage1_scales.py
 	$(PY) benchmarks/activation_costs.py
 	$(PY) benchmarks/irrep_bits.py

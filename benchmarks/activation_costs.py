@@ -11,13 +11,12 @@ Writes docs/results/activation_costs.{md,json}.
 
 import argparse
 import copy
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from rmd17_fp32 import machine  # noqa: E402
+from rmd17_fp32 import machine, write_report  # noqa: E402
 
 DOCS = ROOT / "docs" / "results"
 PARENT = ROOT / "runs" / "aspirin_w4a32" / "best.pt"
@@ -119,10 +118,7 @@ def main(argv=None) -> int:
     if not PARENT.is_file():
         parser.error(f"missing {PARENT} (run benchmarks/gaq_rmd17.py first)")
     saved = {"machine": machine(), **measure()}
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "activation_costs.json").write_text(json.dumps(saved, indent=2) + "\n")
-    (args.output / "activation_costs.md").write_text(markdown(saved))
-    print(markdown(saved))
+    write_report(args.output, "activation_costs", saved, markdown(saved))
     return 0
 
 

@@ -80,6 +80,14 @@ def machine() -> str:
     return f"{cpu}; Python {platform.python_version()}; torch {torch.__version__}"
 
 
+def write_report(directory: Path, name: str, saved: dict, text: str) -> None:
+    """directory/name.json (the measurements) and directory/name.md (the report text), then print it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.json").write_text(json.dumps(saved, indent=2) + "\n")
+    (directory / f"{name}.md").write_text(text)
+    print(text)
+
+
 def summary(run: dict, wall_seconds: float) -> dict:
     """What the report keeps of a run: its metrics, wall time and sampled learning curve."""
     kept = {key: value for key, value in run.items() if key != "history"}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from rmd17_fp32 import machine  # noqa: E402
+from rmd17_fp32 import machine, write_report  # noqa: E402
 
 DOCS = ROOT / "docs" / "results"
 PARENT = ROOT / "runs" / "aspirin_fp32" / "best.pt"
@@ -101,10 +101,8 @@ def main(argv=None) -> int:
     fp32 = json.loads((ROOT / "docs" / "results" / "rmd17_fp32.json").read_text())["aspirin"]["test"]
     saved = {"machine": machine(), "epochs": args.epochs, "fp32_force_mae": fp32["force_mae"], "rows": rows}
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "stage1_scales.json").write_text(json.dumps(saved, indent=2) + "\n")
     plot(rows, args.output / "stage1_scales.png")
-    (args.output / "stage1_scales.md").write_text(markdown(saved))
-    print(markdown(saved))
+    write_report(args.output, "stage1_scales", saved, markdown(saved))
     return 0
 
 

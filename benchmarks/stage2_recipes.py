@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from rmd17_fp32 import machine  # noqa: E402
+from rmd17_fp32 import machine, write_report  # noqa: E402
 
 DOCS = ROOT / "docs" / "results"
 PARENT = ROOT / "runs" / "aspirin_w4a32" / "best.pt"
@@ -105,10 +105,7 @@ def main(argv=None) -> int:
         print(f"{row['variant']:80s} F {row['force_mae']:7.2f} E {row['energy_mae']:7.2f}", flush=True)
     saved = {"machine": machine(), "epochs": args.epochs, "parent_force_mae": parent["force_mae"],
              "parent_energy_mae": parent["energy_mae"], "rows": rows}
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "stage2_recipes.json").write_text(json.dumps(saved, indent=2) + "\n")
-    (args.output / "stage2_recipes.md").write_text(markdown(saved))
-    print(markdown(saved))
+    write_report(args.output, "stage2_recipes", saved, markdown(saved))
     return 0
 
 
