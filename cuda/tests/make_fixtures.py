@@ -4,7 +4,7 @@ Writes into the directory given as the only argument:
   fp32_l1.gaq, fp32_l2.gaq, w4a32_l2_grouped.gaq, w4a8_l1.gaq (local frames),
   w4a8_l2_mddqfp16_global_log.gaq, w4a8_l2_int8.gaq, w4a8_l2_fp16.gaq, w4a8_naive.gaq,
   w4a8_l2_int8_local.gaq, w4a8_l2_mddqfp16_local_global_dirs.gaq (l = 2 blocks in local frames),
-  fp32_l2_attention.gaq, w4a8_attention_log.gaq
+  fp32_l2_attention.gaq, w4a8_attention_log.gaq, w4a8_attention_float_basis.gaq (edge_basis float)
       small random models (make_model: 8 channels, radial width 16, 6 basis functions, 2 layers,
       r_c = 5 Å, species H C O; quantized ones calibrated on 4 ethanol frames)
   aspirin.txt                 one rMD17 aspirin frame, vacuum
@@ -73,6 +73,8 @@ def main(out: Path) -> None:
     write_model(out / "fp32_l2_attention.gaq", make_model(l_max=2, attention=True, seed=2))
     write_model(out / "w4a8_attention_log.gaq",
                 quantized_model("w4a8", frames, attention=True, magnitude_log_domain=True))
+    write_model(out / "w4a8_attention_float_basis.gaq",
+                quantized_model("w4a8", frames, attention=True, edge_basis="float"))
     aspirin = read_frames(ROOT / "tests" / "data" / "rmd17" / "aspirin_1000.xyz", index="0:1")[0]
     write_geometry(out / "aspirin.txt", aspirin.numbers, aspirin.positions)
     write_geometry(out / "cell_small.txt", *jittered_cell(5, 2.2, seed=0))

@@ -2,7 +2,7 @@
 
 Every mode (fp32 l_max 1 and 2, w4a32 with grouped scales, w4a8 with local frames, w4a8 with
 l = 2 MDDQ-fp16 blocks in global frames and log magnitudes, the naive w4a8 baseline, attention in
-fp32 and w4a8) in single, mixed and double precision; a molecule in vacuum and dense triclinic periodic cells (whose
+fp32 and w4a8, w4a8 with a float edge basis) in single, mixed and double precision; a molecule in vacuum and dense triclinic periodic cells (whose
 neighbour rows overflow their first capacity, so the resize-and-rerun path runs); an ML subset
 inside a larger System with permuted particle order; forces equal to central differences of the
 CUDA energy; energies and forces that stay right over MD steps.
@@ -35,6 +35,7 @@ MODELS = {
     "w4a8-naive": ("w4a8-naive", {"l_max": 1}),
     "fp32-l2-attention": ("fp32", {"l_max": 2, "attention": True}),
     "w4a8-attention-log": ("w4a8", {"l_max": 1, "attention": True, "magnitude_log_domain": True}),
+    "w4a8-attention-float-basis": ("w4a8", {"l_max": 1, "attention": True, "edge_basis": "float"}),
 }
 _DESCRIPTIONS = {}
 

@@ -27,6 +27,8 @@ CASES = {
     "w4a8-global": ("w4a8", {}, {"direction_frame": "global"}),
     "w4a8-local-attention-log": ("w4a8", {"attention": True}, {"magnitude_log_domain": True}),
     "w4a8-12-bit-activations": ("w4a8", {}, {"activation_bits": 12}),  # the energy-conserving width
+    # the radial basis in float (no radial0.in_q, no key_radial.in_q): the per-pair MLP, no cache
+    "w4a8-float-edge-basis-attention": ("w4a8", {"attention": True}, {"edge_basis": "float"}),
     # the per-component int8 baseline: l = 1 blocks of kind int8, one scale per block
     "w4a8-naive": ("w4a8-naive", {}, {}),
     "w4a8-naive-attention": ("w4a8-naive", {"attention": True}, {}),
@@ -113,7 +115,7 @@ def test_engine_equals_pytorch_on_molecules(case, ethanol, aspirin):
 
 
 @pytest.mark.parametrize("case", ["fp32-l2-attention", "w4a8-local", "w4a8-local-attention-log",
-                                  "w4a8-naive-attention", "w4a8-l2-mddq-fp16"])
+                                  "w4a8-naive-attention", "w4a8-l2-mddq-fp16", "w4a8-float-edge-basis-attention"])
 def test_engine_equals_pytorch_in_a_triclinic_periodic_cell(case, ethanol):
     model, engine = model_for(case, ethanol)
     positions, numbers, cell = periodic_system()

@@ -229,3 +229,20 @@ def test_int8_scale_shapes_and_quantizer_arrays_are_checked(ethanol):
                                    "zero_threshold": "1e-6", "direction_frame": "global"})
     with pytest.raises(core().ModelError, match=r"'codebook\.points' is missing"):
         core().Engine(switched, dict(arrays, **{"layer1.up_q.b1.scale": np.ones(8)}))
+
+
+def test_the_edge_basis_attribute_is_checked(ethanol):
+    """`edge_basis` int8 (also when absent: descriptions written before it existed) needs the basis
+    quantizers; other values are named."""
+    model, (attributes, arrays) = description_for("w4a8", ethanol)
+    assert attributes["edge_basis"] == "int8"
+    frame = ethanol[4]
+    index = species_index(np.asarray(frame.numbers), model.config.species).astype(np.int32)
+    legacy = {k: v for k, v in attributes.items() if k != "edge_basis"}
+    assert core().Engine(legacy, arrays).compute(frame.positions, index)[0] == \
+        core().Engine(attributes, arrays).compute(frame.positions, index)[0]
+    with pytest.raises(core().ModelError, match=r"model attribute 'edge_basis' = 'int4' \(expected int8 or float\)"):
+        core().Engine(dict(attributes, edge_basis="int4"), arrays)
+    missing = {k: v for k, v in arrays.items() if k != "layer1.radial0.in_q.scale"}
+    with pytest.raises(core().ModelError, match=r"model array 'layer1\.radial0\.in_q\.scale' is missing"):
+        core().Engine(attributes, missing)

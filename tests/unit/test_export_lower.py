@@ -88,6 +88,17 @@ def test_w4a8_lowering_carries_every_quantizer(ethanol):
     assert attributes["readout.out.in_q.qmin"] == "-127"
 
 
+def test_a_float_edge_basis_is_lowered_without_its_quantizers(ethanol):
+    attributes, arrays = lower_model(quantized_model("w4a8", ethanol, attention=True, edge_basis="float"))
+    assert attributes["edge_basis"] == "float"
+    for t in range(2):
+        assert f"layer{t}.radial0.in_q.scale" not in arrays
+        assert f"layer{t}.attention.key_radial.in_q.scale" not in arrays
+        assert f"layer{t}.radial1.in_q.scale" in arrays
+    attributes, arrays = lower_model(quantized_model("w4a8", ethanol, attention=True))
+    assert attributes["edge_basis"] == "int8" and "layer1.attention.key_radial.in_q.scale" in arrays
+
+
 def test_vector_blocks_name_their_quantizer_kind(ethanol):
     attributes, arrays = lower_model(quantized_model("w4a8-naive", ethanol))
     assert attributes["mode"] == "w4a8-naive" and "direction_frame" not in attributes

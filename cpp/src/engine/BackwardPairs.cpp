@@ -23,7 +23,7 @@ void pairBackward(const Model& m, const Layer& L, const LayerState& ls, const La
           gKr[a] = lg.gKraw[static_cast<size_t>(ef) * A + a] + lg.gKraw[static_cast<size_t>(eb) * A + a];
         std::fill(gE.begin(), gE.end(), 0.0);
         L.attention->keyRadial.applyTransposedAdd(gKr.data(), gE.data());
-        if (m.quantizesActivations()) lsqMaskGrad(L.attention->keyRadialIn, &s.basis[p * K], K, gE.data());
+        if (m.quantizesEdgeBasis) lsqMaskGrad(L.attention->keyRadialIn, &s.basis[p * K], K, gE.data());
         for (int k = 0; k < K; ++k) gd += gE[k] * s.dbasis[p * K + k];
         gd += (lg.gEnv[ef] + lg.gEnv[eb]) * s.denv[p];
       }

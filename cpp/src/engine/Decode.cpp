@@ -78,7 +78,7 @@ void readAttention(const Reader& r, const Model& m, const std::string& name, Lay
   att->key = r.matrix(base + ".key", A, m.channels, m.mode);
   att->keyRadial = r.matrix(base + ".key_radial", A, m.numBasis, m.mode);
   att->temperature = r.scalar(base + ".temperature");
-  if (m.quantizesActivations()) att->keyRadialIn = r.lsq(base + ".key_radial.in_q", m.numBasis);
+  if (m.quantizesEdgeBasis) att->keyRadialIn = r.lsq(base + ".key_radial.in_q", m.numBasis);
   layer.attention = std::move(att);
 }
 
@@ -101,7 +101,8 @@ void readLayer(const Reader& r, Model& m, int t) {
   if (m.quantizesActivations()) {
     layer.inQ = r.irrepsQuant(name + ".in_q", layer.in, m.mode);
     layer.upQ = r.irrepsQuant(name + ".up_q", layer.in, m.mode);
-    for (int k = 0; k < 3; ++k) layer.radialIn[k] = r.lsq(name + ".radial" + std::to_string(k) + ".in_q", sizes[k]);
+    for (int k = m.quantizesEdgeBasis ? 0 : 1; k < 3; ++k)
+      layer.radialIn[k] = r.lsq(name + ".radial" + std::to_string(k) + ".in_q", sizes[k]);
     layer.radialOut = r.lsq(name + ".radial.out_q", P * C);
   }
   m.layers.push_back(std::move(layer));
@@ -154,6 +155,13 @@ void readQuantizerShared(const Reader& r, const ModelData& data, Model& m) {
   m.codebook = Codebook::shared(r.doubles("codebook.points", points.shape));
 }
 
+void readEdgeBasis(const Reader& r, Model& m) {
+  const std::string basis = r.hasAttribute("edge_basis") ? r.text("edge_basis") : "int8";
+  if (basis != "int8" && basis != "float")
+    throw ModelError("model attribute 'edge_basis' = '" + basis + "' (expected int8 or float)");
+  m.quantizesEdgeBasis = basis == "int8";
+}
+
 void readHeader(const Reader& r, Model& m) {
   m.mode = readMode(r);
   m.cutoff = r.number("cutoff");
@@ -170,6 +178,7 @@ void readHeader(const Reader& r, Model& m) {
     readDirectionFrame(r, m);
     m.zeroThreshold = r.number("zero_threshold");
   }
+  if (m.quantizesActivations()) readEdgeBasis(r, m);
   m.species = r.ints1d("species");
   if (m.species.empty()) throw ModelError("model array 'species' is empty");
   m.frequencies = r.doubles("basis.frequencies", {m.numBasis});

@@ -123,7 +123,7 @@ void attentionForward(const Model& m, const Layer& L, LayerState& ls, const Stat
   parallelFor(P, threads, [&](int begin, int end) {
     std::vector<double> e(K);
     for (int p = begin; p < end; ++p) {
-      if (m.quantizesActivations()) lsqVector(att.keyRadialIn, &s.basis[p * K], K, e.data());
+      if (m.quantizesEdgeBasis) lsqVector(att.keyRadialIn, &s.basis[p * K], K, e.data());
       else std::copy(&s.basis[p * K], &s.basis[p * K] + K, e.begin());
       att.keyRadial.apply(e.data(), &ls.kr[p * A]);
     }

@@ -59,7 +59,6 @@ bool isPadding(const Model& m, int r) { return r % m.Cp >= m.channels; }
 void radialExact(const Model& m, const Layer& L, int count, const double* basis, const double* dbasis,
                  const double* env, const double* denv, double* wOut, double* dwOut) {
   const int K = m.numBasis, Wp = L.Wp;
-  const bool quant = m.quantizesActivations();
   thread_local std::vector<double> X, Y;
   resizeScratch(m, L, X, Y);
   for (int q0 = 0; q0 < count; q0 += kPairBatch) {
@@ -73,7 +72,7 @@ void radialExact(const Model& m, const Layer& L, int count, const double* basis,
           v = e * env[q];
           t = de * env[q] + e * denv[q];
         }
-        if (quant) {
+        if (m.quantizesEdgeBasis) {
           double mask;
           v = math::lsqFakeQuant(v, L.radialIn[0].scale[k], L.radialIn[0].qmin, L.radialIn[0].qmax, &mask);
           t *= mask;
@@ -190,7 +189,7 @@ void RadialCache::place(uint64_t key, int entry) {
 
 bool radialCacheable(const Model& m, const Layer& L) {
   const Lsq& q = L.radialIn[0];
-  return m.quantizesActivations() && m.tablePoints == 0 && m.numBasis <= kPairBatch &&
+  return m.quantizesEdgeBasis && m.tablePoints == 0 && m.numBasis <= kPairBatch &&
          m.numBasis <= 8 &&  // one key byte per code
          q.qmin == std::floor(q.qmin) && q.qmax == std::floor(q.qmax) && q.qmin <= q.qmax && q.qmax - q.qmin <= 255.0;
 }

@@ -210,6 +210,10 @@ def _put_irreps_quantizer(out: Description, name: str, quantizer: IrrepsQuantize
             _put_vector_block(out, f"{name}.b{b}", block, degree)
 
 
+def _quantizes_edge_basis(layer) -> bool:
+    return hasattr(layer.radial_mlp.layers[0], "input_quantizer")
+
+
 def _put_layer(out: Description, t: int, layer, quantized: bool) -> None:
     arrays = out[1]
     name = f"layer{t}"
@@ -230,12 +234,14 @@ def _put_layer(out: Description, t: int, layer, quantized: bool) -> None:
             _put_torch_linear(out, f"{name}.attention.{part}", getattr(attention, part))
         arrays[f"{name}.attention.temperature"] = _f64(attention.temperature).reshape(())
     if quantized:
+        edge_basis_int8 = _quantizes_edge_basis(layer)
         _put_irreps_quantizer(out, f"{name}.in_q", layer.input_quantizer)
         _put_irreps_quantizer(out, f"{name}.up_q", layer.linear_up.output_quantizer)
         for k, linear in enumerate(layer.radial_mlp.layers):
-            _put_lsq(out, f"{name}.radial{k}.in_q", linear.input_quantizer)
+            if k > 0 or edge_basis_int8:
+                _put_lsq(out, f"{name}.radial{k}.in_q", linear.input_quantizer)
         _put_lsq(out, f"{name}.radial.out_q", layer.radial_mlp.output_quantizer)
-        if layer.attention is not None:
+        if layer.attention is not None and edge_basis_int8:
             _put_lsq(out, f"{name}.attention.key_radial.in_q", layer.attention.key_radial.input_quantizer)
 
 
@@ -306,6 +312,8 @@ def lower_model(model: EquivariantPotential) -> Description:
     quantized = mode in ("w4a8", "w4a8-naive")
     if mode == "w4a8":
         attributes["direction_frame"] = model.quant_config.direction_frame
+    if quantized:
+        attributes["edge_basis"] = "int8" if _quantizes_edge_basis(model.layers[0]) else "float"
     _put_matrix(out, "embedding", _raw_weight(model.embedding).t(), 1.0, _weight_quantizer(model.embedding))
     for t, layer in enumerate(model.layers):
         _put_layer(out, t, layer, quantized)

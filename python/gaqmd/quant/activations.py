@@ -2,9 +2,10 @@
 
 Quantized (DESIGN §4, w4a8 modes): node features entering each interaction (they multiply weights
 and are the stored per-atom state), node features after linear_up (gathered by every edge), the
-radial-MLP inputs, hidden activations and outputs (the tensor-product path weights), the
-attention's radial key input, and the readout MLP inputs. Spherical harmonics and neighbour sums
-stay in float: the engine computes them per edge in registers and accumulates in fp32.
+radial-MLP hidden activations and outputs (the tensor-product path weights), the readout MLP
+inputs, and with `edge_basis: int8` the radial basis entering the radial MLP and the attention's
+key. Spherical harmonics and neighbour sums stay in float: the engine computes them per edge in
+registers and accumulates in fp32.
 """
 
 import functools
@@ -87,10 +88,11 @@ def quantize_activations(model: EquivariantPotential, config: QuantConfig) -> No
     for layer in model.layers:
         attach_input(layer, IrrepsQuantizer(layer.irreps_in, config, codebook))
         attach_output(layer.linear_up, IrrepsQuantizer(layer.irreps_in, config, codebook))
-        for linear in layer.radial_mlp.layers:
+        first_quantized = 0 if config.edge_basis == "int8" else 1
+        for linear in layer.radial_mlp.layers[first_quantized:]:
             attach_input(linear, scalar_quantizer(linear.in_features, config))
         attach_output(layer.radial_mlp, scalar_quantizer(layer.tensor_product.weight_numel, config))
-        if layer.attention is not None:
+        if layer.attention is not None and config.edge_basis == "int8":
             attach_input(layer.attention.key_radial, scalar_quantizer(layer.attention.key_radial.in_features, config))
     directions_local = config.direction_frame == "local"
     if config.mode == "w4a8" and (directions_local or config.l2_frame == "local"):

@@ -32,6 +32,10 @@ class QuantConfig:
     l2_mode: str = "int8-shared"  # how l=2 features are stored in w4a8 (the measured choice, docs/quantization.md)
     # "local": l=2 blocks quantized in the same per-atom frames (rotation covariant); "global": as they come
     l2_frame: str = "local"
+    # "int8": the Bessel basis entering the radial MLP and the attention key is rounded like the other
+    # scalars (DESIGN §4's table); "float": kept in float like the spherical harmonics, both being
+    # per-edge encodings of the geometry that the engine computes in registers (docs/quantization.md)
+    edge_basis: str = "int8"
     vector_warmup_epochs: int = 2  # QAT epochs before vector (l>0) quantization switches on
     # Mixed precision of node features, indexed by l: int bits of l=0, magnitude bits of l=1
     # (direction bits are codebook_bits), int/magnitude bits of l=2. None: activation_bits for all.
@@ -46,6 +50,8 @@ class QuantConfig:
             raise ValueError(f"direction_frame must be 'local' or 'global', got {self.direction_frame!r}")
         if self.l2_frame not in ("local", "global"):
             raise ValueError(f"l2_frame must be 'local' or 'global', got {self.l2_frame!r}")
+        if self.edge_basis not in ("int8", "float"):
+            raise ValueError(f"edge_basis must be 'int8' or 'float', got {self.edge_basis!r}")
         if self.weight_scale not in ("max", "mse"):
             raise ValueError(f"weight_scale must be 'max' or 'mse', got {self.weight_scale!r}")
         if self.scale_init not in ("max", "lsq"):

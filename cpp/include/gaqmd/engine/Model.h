@@ -134,6 +134,9 @@ struct Model {
   std::shared_ptr<const Codebook> codebook;  // w4a8 with an mddq block
 
   bool quantizesActivations() const { return mode == Mode::W4A8 || mode == Mode::W4A8Naive; }
+  /// Quantized modes: the Bessel basis entering the radial MLP and the attention key is int8
+  /// (attribute `edge_basis` int8, the default) or float like the spherical harmonics.
+  bool quantizesEdgeBasis = false;
   /// Whether any quantizer needs the per-atom local frames (mddq directions or a local block).
   bool usesFrames() const {
     if (!quantizesActivations()) return false;
