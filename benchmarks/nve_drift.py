@@ -184,9 +184,10 @@ def markdown(rows: list[dict], distances: dict[str, str], start_ps: float) -> st
              "w4a8-12bit: the GAQ w4a8 model with every int8 rounding at 12 bits over the same ranges (not "
              "retrained). Bond/angle distance: the largest Wasserstein distance over bond and angle types to the "
              "FP32 run's distributions (frames every ps, up to any failure).", "",
-             "Model: the test force MAE of the model file the row ran (rows without one ran the models of "
-             "2026-12-05, stage 1 with recomputed int4 scales: W4A32 33.85, W4A8 36.35 meV/Å; the FP32 model has not "
-             "changed).", "",
+             "Model: the test force MAE of the model file the row ran; rows without one ran the models of "
+             "2026-12-05: the 32-channel FP32 model (25.92 meV/Å), which also ran the equilibration, and stage 1 "
+             "with recomputed int4 scales (W4A32 33.85, W4A8 36.35 meV/Å). The 64-channel models since 2026-12-06 "
+             "are the rows with a force MAE below 26.", "",
              "| mode | model (meV/Å) | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) "
              "| max abs(ΔE) (meV/atom) | energy verdict | structure | bond / angle distance to FP32 |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from gaqmd.model.io import load_model
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "results"
 BARS = {"aspirin": 50.0, "ethanol": 20.0}  # force MAE bars of issue 2, meV/Å
@@ -49,6 +51,7 @@ def read_run(molecule: str) -> dict:
     history = [line.split(",") for line in (run / "history.csv").read_text().splitlines()]
     header, rows = history[0], history[1:]
     metrics["history"] = [dict(zip(header, map(float, row))) for row in rows]
+    metrics["channels"] = load_model(run / "best.pt")[0].config.channels
     return metrics
 
 
@@ -103,10 +106,12 @@ def report(results: dict[str, dict]) -> str:
         f"Machine: {machine()}. Both runs trained at the same time with one torch thread each.",
         "Test frames were never used for training or validation (split stored in each model file).",
         "Energy MAE is per molecule; force MAE over Cartesian components. Model: preset `small`",
-        "(C=32, l_max=1, 3 layers, r_c=5 Å, no attention), float32 training, EMA weights, float64 evaluation.",
+        "(l_max=1, 3 layers, r_c=5 Å, no attention) with C channels, float32 training, EMA weights, float64",
+        "evaluation.",
         "",
-        "| molecule | train/val/test frames | epochs | wall time (min) | energy MAE (meV) | force MAE (meV/Å) | bar (meV/Å) | published NequIP E / F |",
-        "|---|---|---|---|---|---|---|---|",
+        "| molecule | C | train/val/test frames | epochs | wall time (min) | energy MAE (meV) | force MAE (meV/Å) "
+        "| bar (meV/Å) | published NequIP E / F |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for molecule, r in results.items():
         test = r["test"]
@@ -114,7 +119,8 @@ def report(results: dict[str, dict]) -> str:
         verdict = "met" if test["force_mae"] <= BARS[molecule] else "missed"
         e_pub, f_pub = PUBLISHED_NEQUIP[molecule]
         lines.append(
-            f"| {molecule} | {r['n_train']}/{r['n_val']}/{r['n_test']} | {r['epochs']} | {wall:.1f} | "
+            f"| {molecule} | {r['channels']} | {r['n_train']}/{r['n_val']}/{r['n_test']} | {r['epochs']} | "
+            f"{wall:.1f} | "
             f"{test['energy_mae']:.2f} | {test['force_mae']:.2f} | ≤ {BARS[molecule]:.0f} ({verdict}) | {e_pub} / {f_pub} |"
         )
     for molecule, r in results.items():
