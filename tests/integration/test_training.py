@@ -80,6 +80,9 @@ def test_cli_trains_then_evaluates_the_test_split(data_dir, tmp_path, capsys):
     assert "best.pt" in table and "fp32" in table
     row = table.strip().splitlines()[-1].split()
     assert row[2] == "5"  # frames: exactly the 5 held-out ones
+    assert main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(data_dir / "rmd17" / "train_1000.xyz"),
+                 "--split", "val", "--lee-frames", "0"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].split()[2] == "5"  # the 5 validation frames
 
 
 def test_cli_reports_bad_config_keys(tmp_path, capsys):

@@ -41,8 +41,9 @@ def add_labelled_data(p) -> None:
     p.add_argument("--energy-unit", default=None, help="eV, meV, kcal/mol, kJ/mol, Hartree (default: the model's training units for its training file, else eV)")
     p.add_argument("--length-unit", default=None, help="A, bohr, nm (default as for --energy-unit)")
     p.add_argument("--forces-are-gradients", action="store_true", help="the file stores dE/dx instead of forces")
-    p.add_argument("--split", choices=("test", "all"), default="all",
-                   help="'test': only the frames the model was never trained or validated on (needs its training file)")
+    p.add_argument("--split", choices=("test", "val", "all"), default="all",
+                   help="'test': only the frames the model was never trained or validated on; 'val': its validation "
+                        "frames (both need its training file)")
 
 
 def add_evaluate(subparsers) -> None:

@@ -36,13 +36,13 @@ def _units_for(metadata: dict, data_path: Path, energy_unit, length_unit, forces
     )
 
 
-def _test_indices(metadata: dict, model_path: Path, data_path: Path) -> Sequence[int]:
+def _split_indices(metadata: dict, model_path: Path, data_path: Path, split: str) -> Sequence[int]:
     if "split" not in metadata or metadata.get("data_sha256") != file_sha256(data_path):
         raise ValueError(
-            f"--split test needs the file {model_path} was trained on; {data_path} is not it "
+            f"--split {split} needs the file {model_path} was trained on; {data_path} is not it "
             "(use --split all for a file the model never saw)"
         )
-    return Split.from_dict(metadata["split"]).test
+    return getattr(Split.from_dict(metadata["split"]), split)
 
 
 def read_labelled_frames(
@@ -55,11 +55,11 @@ def read_labelled_frames(
     forces_are_gradients: bool = False,
 ) -> list[Frame]:
     """Frames of data_path in eV/Å that a model file is judged on: 'all' of them, or the model's
-    'test' frames; units as for evaluate_model_file."""
+    'test' or 'val' frames; units as for evaluate_model_file."""
     units = _units_for(metadata, Path(data_path), energy_unit, length_unit, forces_are_gradients)
     frames = read_frames(data_path, units=units)
-    if split == "test":
-        frames = [frames[i] for i in _test_indices(metadata, Path(model_path), Path(data_path))]
+    if split in ("test", "val"):
+        frames = [frames[i] for i in _split_indices(metadata, Path(model_path), Path(data_path), split)]
     return frames
 
 
