@@ -89,8 +89,7 @@ def quantize_all(molecules: list[str]) -> None:
     """Both stages for each molecule; a run whose best.pt exists is kept."""
     missing = lambda pairs: [(m, mode) for m, mode in pairs if not (run_dir(m, mode) / "best.pt").is_file()]  # noqa: E731
     run_parallel(missing([(m, "w4a32") for m in molecules]))
-    second = ("w4a8", "w4a8-int8-basis", "w4a8-naive", "fp32-continued")
-    run_parallel(missing([(m, mode) for mode in second for m in molecules]))
+    run_parallel(missing([(m, mode) for mode in MODES if mode != "w4a32" for m in molecules]))
 
 
 def evaluate_all(molecules: list[str], lee_frames: int) -> dict:

@@ -85,14 +85,14 @@ def quantize_activations(model: EquivariantPotential, config: QuantConfig) -> No
     codebook = None
     if config.mode == "w4a8":
         codebook = SphericalCodebook.from_bits(config.codebook_bits, refine=config.codebook_refine)
+    basis_int8 = config.edge_basis == "int8"
     for layer in model.layers:
         attach_input(layer, IrrepsQuantizer(layer.irreps_in, config, codebook))
         attach_output(layer.linear_up, IrrepsQuantizer(layer.irreps_in, config, codebook))
-        first_quantized = 0 if config.edge_basis == "int8" else 1
-        for linear in layer.radial_mlp.layers[first_quantized:]:
+        for linear in layer.radial_mlp.layers[0 if basis_int8 else 1:]:
             attach_input(linear, scalar_quantizer(linear.in_features, config))
         attach_output(layer.radial_mlp, scalar_quantizer(layer.tensor_product.weight_numel, config))
-        if layer.attention is not None and config.edge_basis == "int8":
+        if layer.attention is not None and basis_int8:
             attach_input(layer.attention.key_radial, scalar_quantizer(layer.attention.key_radial.in_features, config))
     directions_local = config.direction_frame == "local"
     if config.mode == "w4a8" and (directions_local or config.l2_frame == "local"):
