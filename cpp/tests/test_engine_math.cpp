@@ -89,6 +89,7 @@ void testInt4AndLsq() {
   CHECK(lsqFakeQuant(2.5, 1.0, -127, 127, &mask) == 2.0 && mask == 1.0, "2.5 rounds half to even");
   CHECK(lsqFakeQuant(3.5, 1.0, -127, 127, &mask) == 4.0, "3.5 rounds half to even");
   CHECK(lsqFakeQuant(-300.0, 2.0, -127, 127, &mask) == -254.0 && mask == 0.0, "clamped below with mask 0");
+  CHECK(lsqFakeQuant(-300.0, 2.0, -127, 127, &mask, false) == -254.0 && mask == 1.0, "unclipped: clamped, mask 1");
   CHECK(lsqFakeQuant(254.0, 2.0, -127, 127, &mask) == 254.0 && mask == 1.0, "x/s = qmax is in range");
   double inRange;
   CHECK(mddqMagnitude(0.3, 0.1, 255, false, 0.0, &inRange) == 0.30000000000000004 && inRange == 1.0, "linear magnitude");
@@ -180,7 +181,8 @@ void testRoundToHalfFile(const char* path) {
 }
 
 /// The vectorized radial activation (Kernels.cpp) against the scalar formulas: SiLU and its
-/// derivative within a few ulps (its own exp), the LSQ bit for bit given the same SiLU value.
+/// derivative within a few ulps (its own exp), the LSQ bit for bit given the same SiLU value, with
+/// the clipped straight-through derivative (0 beyond the code range) and the unclipped one (1).
 void testRadialActivate() {
   std::mt19937 rng(3);
   std::normal_distribution<double> normal(0.0, 6.0);
@@ -189,9 +191,11 @@ void testRadialActivate() {
   for (double& y : Y) y = normal(rng);
   Y[0] = 0.0, Y[1] = -0.0, Y[2] = 800.0, Y[3] = -800.0, Y[4] = 40.0, Y[5] = -40.0, Y[6] = 1e-300, Y[7] = -745.0;
   for (double& s : scale) s = 0.01 + std::fabs(normal(rng)) / 50;
-  for (int quant = 0; quant < 2; ++quant) {
+  int clippedTangents = 0;
+  for (int mode = 0; mode < 3; ++mode) {
+    const bool quant = mode > 0, clipped = mode == 1;
     std::vector<double> out = Y;
-    gaqmd::radialActivate(out.data(), rows, ld, width, quant ? scale.data() : nullptr, -128.0, 127.0);
+    gaqmd::radialActivate(out.data(), rows, ld, width, quant ? scale.data() : nullptr, -128.0, 127.0, clipped);
     std::vector<double> plain = Y;
     gaqmd::radialActivate(plain.data(), rows, ld, width, nullptr, 0.0, 0.0);
     for (int h = 0; h < rows; ++h)
@@ -204,12 +208,14 @@ void testRadialActivate() {
         CHECK(std::fabs(tangent - g) <= 1e-15 * std::fabs(g) + 1e-300, "silu' tangent at %.17g: %.17g vs %.17g", z,
               tangent, g);
         if (!quant) continue;
-        double mask;
-        const double q = lsqFakeQuant(silu, scale[h], -128.0, 127.0, &mask);
+        const double q = lsqFakeQuant(silu, scale[h], -128.0, 127.0, nullptr);
+        const bool inside = silu / scale[h] >= -128.0 && silu / scale[h] <= 127.0;
         CHECK(out[h * ld + b] == q, "LSQ of %.17g: %.17g vs %.17g", silu, out[h * ld + b], q);
-        CHECK(out[h * ld + width + b] == tangent * mask, "LSQ mask of %.17g", silu);
+        CHECK(out[h * ld + width + b] == (clipped && !inside ? 0.0 : tangent), "LSQ mask of %.17g", silu);
+        clippedTangents += clipped && !inside && tangent != 0.0;
       }
   }
+  CHECK(clippedTangents > 0, "no value beyond the code range: the clipped case is untested");
 }
 
 /// RadialCache finds every inserted key (one byte per radial input code: keys that differ in one

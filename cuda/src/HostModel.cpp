@@ -84,7 +84,7 @@ void checkSupported(const Model& m) {
 LsqRef lsq(Flattener& flat, const Lsq& q) {
   LsqRef ref;
   if (q.scale.empty()) return ref;
-  ref.scale = flat.append(q.scale), ref.qmin = q.qmin, ref.qmax = q.qmax;
+  ref.scale = flat.append(q.scale), ref.qmin = q.qmin, ref.qmax = q.qmax, ref.clipped = q.clipped;
   return ref;
 }
 
@@ -98,6 +98,7 @@ void blockQuants(Flattener& flat, const IrrepsQuant& q, BlockQuant* out) {
       case BlockKind::Int8:
         ref.kind = q.kind[b] == BlockKind::Lsq ? kQuantLsq : kQuantInt8;
         ref.scale = flat.append(q.lsq[b].scale), ref.qmin = q.lsq[b].qmin, ref.qmax = q.lsq[b].qmax;
+        ref.clipped = q.lsq[b].clipped;
         break;
       case BlockKind::Mddq:
       case BlockKind::MddqFp16: {

@@ -4,7 +4,9 @@ Writes into the directory given as the only argument:
   fp32_l1.gaq, fp32_l2.gaq, w4a32_l2_grouped.gaq, w4a8_l1.gaq (local frames),
   w4a8_l2_mddqfp16_global_log.gaq, w4a8_l2_int8.gaq, w4a8_l2_fp16.gaq, w4a8_naive.gaq,
   w4a8_l2_int8_local.gaq, w4a8_l2_mddqfp16_local_global_dirs.gaq (l = 2 blocks in local frames),
-  fp32_l2_attention.gaq, w4a8_attention_log.gaq, w4a8_attention_float_basis.gaq (edge_basis float)
+  fp32_l2_attention.gaq, w4a8_attention_log.gaq, w4a8_attention_float_basis.gaq (edge_basis float),
+  w4a8_attention_unclipped.gaq, w4a8_l2_int8_local_float_basis_unclipped.gaq (int8_ste unclipped,
+      ranges max |x| of the 4 ethanol frames: aspirin's and the cells' activations exceed them)
       small random models (make_model: 8 channels, radial width 16, 6 basis functions, 2 layers,
       r_c = 5 Å, species H C O; quantized ones calibrated on 4 ethanol frames)
   aspirin.txt                 one rMD17 aspirin frame, vacuum
@@ -75,6 +77,11 @@ def main(out: Path) -> None:
                 quantized_model("w4a8", frames, attention=True, magnitude_log_domain=True))
     write_model(out / "w4a8_attention_float_basis.gaq",
                 quantized_model("w4a8", frames, attention=True, edge_basis="float"))
+    write_model(out / "w4a8_attention_unclipped.gaq",
+                quantized_model("w4a8", frames, attention=True, int8_ste="unclipped", scale_init="max"))
+    write_model(out / "w4a8_l2_int8_local_float_basis_unclipped.gaq",
+                quantized_model("w4a8", frames, l_max=2, l2_mode="int8-shared", l2_frame="local", edge_basis="float",
+                                int8_ste="unclipped", scale_init="max"))
     aspirin = read_frames(ROOT / "tests" / "data" / "rmd17" / "aspirin_1000.xyz", index="0:1")[0]
     write_geometry(out / "aspirin.txt", aspirin.numbers, aspirin.positions)
     write_geometry(out / "cell_small.txt", *jittered_cell(5, 2.2, seed=0))

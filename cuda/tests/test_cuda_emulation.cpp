@@ -231,12 +231,13 @@ int main(int argc, char** argv) {
   }
   for (const char* model : {"w4a8_l1.gaq", "w4a8_l2_mddqfp16_global_log.gaq", "w4a8_l2_int8.gaq", "w4a8_l2_fp16.gaq",
                             "w4a8_l2_int8_local.gaq", "w4a8_l2_mddqfp16_local_global_dirs.gaq", "w4a8_naive.gaq",
-                            "fp32_l2_attention.gaq", "w4a8_attention_log.gaq", "w4a8_attention_float_basis.gaq"})
+                            "fp32_l2_attention.gaq", "w4a8_attention_log.gaq", "w4a8_attention_float_basis.gaq",
+                            "w4a8_attention_unclipped.gaq", "w4a8_l2_int8_local_float_basis_unclipped.gaq"})
     for (const char* geometry : {"aspirin.txt", "cell_small.txt"}) checkDouble(model, geometry);
   // In float, a quantizer decision near a rounding boundary or a codebook tie can flip: looser bounds.
   checkFloat("fp32_l2_attention.gaq", "cell_small.txt");
   for (const char* model : {"w4a8_l1.gaq", "w4a8_naive.gaq", "w4a8_l2_mddqfp16_global_log.gaq", "w4a8_attention_log.gaq",
-                            "w4a8_attention_float_basis.gaq"})
+                            "w4a8_attention_float_basis.gaq", "w4a8_attention_unclipped.gaq"})
     for (const char* geometry : {"aspirin.txt", "cell_small.txt"}) {
       const auto [eErr, fErr] = compare<float>(model, geometry);
       REQUIRE(eErr < 1e-4);

@@ -36,6 +36,8 @@ MODELS = {
     "fp32-l2-attention": ("fp32", {"l_max": 2, "attention": True}),
     "w4a8-attention-log": ("w4a8", {"l_max": 1, "attention": True, "magnitude_log_domain": True}),
     "w4a8-attention-float-basis": ("w4a8", {"l_max": 1, "attention": True, "edge_basis": "float"}),
+    "w4a8-attention-unclipped-ste": ("w4a8", {"l_max": 1, "attention": True, "int8_ste": "unclipped",
+                                     "scale_init": "max"}),
 }
 _DESCRIPTIONS = {}
 

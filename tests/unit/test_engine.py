@@ -5,6 +5,8 @@ Every mode (fp32, w4a32, w4a8 with local and global direction frames, w4a8-naive
 equal to central differences of the engine's own energy.
 """
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ import torch
 from gaqmd.data import neighbor_list, read_frames, species_index
 from gaqmd.export.lower import lower_model
 from gaqmd.native import core
+from gaqmd.quant.activations import set_int8_ste
 from gaqmd.testing.model import make_model, quantized_model
 from gaqmd.testing.tolerances import ENGINE_ENERGY_RTOL, ENGINE_FORCE_RMS_RTOL, FINITE_DIFFERENCE_FORCES
 
@@ -29,6 +32,12 @@ CASES = {
     "w4a8-12-bit-activations": ("w4a8", {}, {"activation_bits": 12}),  # the energy-conserving width
     # the radial basis in float (no radial0.in_q, no key_radial.in_q): the per-pair MLP, no cache
     "w4a8-float-edge-basis-attention": ("w4a8", {"attention": True}, {"edge_basis": "float"}),
+    # forces through int8 activations beyond their range (max |x| of ethanol frames; aspirin's and
+    # the cell's exceed it): the radial cache and the key's basis (int8 basis), the per-pair radial
+    # MLP and int8 l = 2 blocks (float basis)
+    "w4a8-unclipped-ste-attention": ("w4a8", {"attention": True}, {"int8_ste": "unclipped", "scale_init": "max"}),
+    "w4a8-unclipped-ste-l2-int8-float-basis": ("w4a8", {"l_max": 2}, {"int8_ste": "unclipped", "scale_init": "max",
+                                                                       "edge_basis": "float", "l2_mode": "int8-shared"}),
     # the per-component int8 baseline: l = 1 blocks of kind int8, one scale per block
     "w4a8-naive": ("w4a8-naive", {}, {}),
     "w4a8-naive-attention": ("w4a8-naive", {"attention": True}, {}),
@@ -115,7 +124,8 @@ def test_engine_equals_pytorch_on_molecules(case, ethanol, aspirin):
 
 
 @pytest.mark.parametrize("case", ["fp32-l2-attention", "w4a8-local", "w4a8-local-attention-log",
-                                  "w4a8-naive-attention", "w4a8-l2-mddq-fp16", "w4a8-float-edge-basis-attention"])
+                                  "w4a8-naive-attention", "w4a8-l2-mddq-fp16", "w4a8-float-edge-basis-attention",
+                                  "w4a8-unclipped-ste-attention", "w4a8-unclipped-ste-l2-int8-float-basis"])
 def test_engine_equals_pytorch_in_a_triclinic_periodic_cell(case, ethanol):
     model, engine = model_for(case, ethanol)
     positions, numbers, cell = periodic_system()
@@ -170,6 +180,23 @@ def test_forces_equal_central_differences_of_the_engine_energy(case, ethanol):
             numeric[atom, axis] = -(plus - minus) / (2 * h)
     error = np.abs(numeric - forces).max() / np.abs(forces).max()
     assert error <= FINITE_DIFFERENCE_FORCES, f"finite differences differ by {error:.2e} of the largest force"
+
+
+@pytest.mark.parametrize("case", ["w4a8-unclipped-ste-attention", "w4a8-unclipped-ste-l2-int8-float-basis"])
+def test_the_unclipped_int8_ste_changes_forces_not_energies(case, ethanol, aspirin):
+    """The parity of the unclipped cases would be vacuous if no activation left its range (aspirin's
+    do, the ranges being calibrated on ethanol): the same model with the clipped derivative gives
+    the same energy and other forces, in both codes."""
+    model, engine = model_for(case, ethanol)
+    clipped = copy.deepcopy(model)
+    set_int8_ste(clipped, clipped=True)
+    clipped_engine = core().Engine(*lower_model(clipped))
+    frame = aspirin[0]
+    energy, forces = engine_energy_forces(model, engine, frame.positions, frame.numbers)
+    clipped_result = engine_energy_forces(clipped, clipped_engine, frame.positions, frame.numbers)
+    assert clipped_result[0] == energy
+    assert np.abs(clipped_result[1] - forces).max() > 1e-2 * np.abs(forces).max()
+    assert_matches(clipped_result, torch_energy_forces(clipped, frame.positions, frame.numbers))
 
 
 def test_w4a8_engine_quantizes_what_the_model_quantizes(ethanol):

@@ -231,18 +231,21 @@ def test_int8_scale_shapes_and_quantizer_arrays_are_checked(ethanol):
         core().Engine(switched, dict(arrays, **{"layer1.up_q.b1.scale": np.ones(8)}))
 
 
-def test_the_edge_basis_attribute_is_checked(ethanol):
-    """`edge_basis` int8 (also when absent: descriptions written before it existed) needs the basis
-    quantizers; other values are named."""
+def test_the_edge_basis_and_int8_ste_attributes_are_checked(ethanol):
+    """`edge_basis` int8 and `int8_ste` clipped (also when absent: descriptions written before they
+    existed) need the basis quantizers, resp. mask the straight-through derivative; other values are named."""
     model, (attributes, arrays) = description_for("w4a8", ethanol)
-    assert attributes["edge_basis"] == "int8"
+    assert attributes["edge_basis"] == "int8" and attributes["int8_ste"] == "clipped"
     frame = ethanol[4]
     index = species_index(np.asarray(frame.numbers), model.config.species).astype(np.int32)
-    legacy = {k: v for k, v in attributes.items() if k != "edge_basis"}
-    assert core().Engine(legacy, arrays).compute(frame.positions, index)[0] == \
-        core().Engine(attributes, arrays).compute(frame.positions, index)[0]
+    legacy = {k: v for k, v in attributes.items() if k not in ("edge_basis", "int8_ste")}
+    energy, forces = core().Engine(attributes, arrays).compute(frame.positions, index)
+    legacy_energy, legacy_forces = core().Engine(legacy, arrays).compute(frame.positions, index)
+    assert legacy_energy == energy and np.array_equal(legacy_forces, forces)
     with pytest.raises(core().ModelError, match=r"model attribute 'edge_basis' = 'int4' \(expected int8 or float\)"):
         core().Engine(dict(attributes, edge_basis="int4"), arrays)
+    with pytest.raises(core().ModelError, match=r"model attribute 'int8_ste' = 'none' \(expected clipped or unclipped\)"):
+        core().Engine(dict(attributes, int8_ste="none"), arrays)
     missing = {k: v for k, v in arrays.items() if k != "layer1.radial0.in_q.scale"}
     with pytest.raises(core().ModelError, match=r"model array 'layer1\.radial0\.in_q\.scale' is missing"):
         core().Engine(attributes, missing)

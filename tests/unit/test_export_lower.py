@@ -99,6 +99,15 @@ def test_a_float_edge_basis_is_lowered_without_its_quantizers(ethanol):
     assert attributes["edge_basis"] == "int8" and "layer1.attention.key_radial.in_q.scale" in arrays
 
 
+def test_the_int8_straight_through_derivative_is_one_attribute(ethanol):
+    assert lower_model(quantized_model("w4a8", ethanol))[0]["int8_ste"] == "clipped"
+    model = quantized_model("w4a8-naive", ethanol, int8_ste="unclipped")
+    assert lower_model(model)[0]["int8_ste"] == "unclipped"
+    model.readout.out.input_quantizer.clip_ste = True
+    with pytest.raises(ExportError, match=r"readout\.out\.in_q: a clipped straight-through derivative"):
+        lower_model(model)
+
+
 def test_vector_blocks_name_their_quantizer_kind(ethanol):
     attributes, arrays = lower_model(quantized_model("w4a8-naive", ethanol))
     assert attributes["mode"] == "w4a8-naive" and "direction_frame" not in attributes

@@ -16,31 +16,33 @@ def test_round_half_even_and_symmetric_clamp():
     assert codes.tolist() == [0, 2, 2, 0, -2, -2, 126, -127, 127]
 
 
-def _lsq_oracle(x, scale, qmin, qmax, grad):
-    """numpy LSQ (Esser et al. 2019): fake-quant value, dL/dx (clipped STE), dL/ds (eq. 3, grad-scaled)."""
+def _lsq_oracle(x, scale, qmin, qmax, grad, clip_ste=True):
+    """numpy LSQ (Esser et al. 2019): fake-quant value, dL/dx (clipped STE, or unclipped: grad),
+    dL/ds (eq. 3, grad-scaled)."""
     w = x / scale
     codes = np.clip(np.rint(w), qmin, qmax)
     inside = (w >= qmin) & (w <= qmax)
     dq_ds = np.where(inside, codes - w, codes)
-    return codes * scale, grad * inside, dq_ds * grad
+    return codes * scale, grad * inside if clip_ste else grad, dq_ds * grad
 
 
+@pytest.mark.parametrize("clip_ste", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_per_tensor_forward_and_gradients_match_lsq_formulas(dtype):
+def test_per_tensor_forward_and_gradients_match_lsq_formulas(dtype, clip_ste):
     generator = torch.Generator().manual_seed(0)
     x = (3.0 * torch.randn(40, 6, generator=generator)).to(dtype).requires_grad_()
     grad = torch.randn(40, 6, generator=generator).to(dtype)
-    quantizer = LsqQuantizer().to(dtype)
+    quantizer = LsqQuantizer(clip_ste=clip_ste).to(dtype)
     with torch.no_grad():
         quantizer.scale.fill_(0.02)  # clamps part of the data at +-127
     quantizer.initialized.fill_(True)
     y = quantizer(x)
     y.backward(grad)
     scale = quantizer.scale.detach().numpy()[0]  # 0.02 rounded to dtype
-    value, grad_x, grad_s = _lsq_oracle(x.detach().numpy(), scale, -127, 127, grad.numpy())
+    value, grad_x, grad_s = _lsq_oracle(x.detach().numpy(), scale, -127, 127, grad.numpy(), clip_ste)
     assert np.array_equal(y.detach().numpy(), value)
     assert np.array_equal(x.grad.numpy(), grad_x)
-    assert (grad_x == 0).any() and (grad_x != 0).any()
+    assert (grad_x == 0).any() == clip_ste and (grad_x != 0).any()
     expected = grad_s.sum() / math.sqrt(x.numel() * 127)
     assert quantizer.scale.grad.item() == pytest.approx(expected, rel=1e-5)
 

@@ -172,7 +172,7 @@ void lsqVector(const Lsq& q, const double* x, int n, double* xq) {
 void lsqMaskGrad(const Lsq& q, const double* x, int n, double* g) {
   for (int k = 0; k < n; ++k) {
     double mask;
-    math::lsqFakeQuant(x[k], q.scale[k], q.qmin, q.qmax, &mask);
+    math::lsqFakeQuant(x[k], q.scale[k], q.qmin, q.qmax, &mask, q.clipped);
     g[k] *= mask;
   }
 }
@@ -291,7 +291,7 @@ void quantizeBlockBackward(const IrrepsQuant& q, int b, int mul, int d, const do
       for (int u = 0; u < mul; ++u)
         for (int a = 0; a < d; ++a) {
           double mask;
-          math::lsqFakeQuant(x[d * u + a], lq.scale[u], lq.qmin, lq.qmax, &mask);
+          math::lsqFakeQuant(x[d * u + a], lq.scale[u], lq.qmin, lq.qmax, &mask, lq.clipped);
           gx[d * u + a] = g[d * u + a] * mask;
         }
       break;

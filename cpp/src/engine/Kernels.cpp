@@ -187,7 +187,8 @@ inline vd expNonPositive(vd x) {
 namespace {
 
 template <bool SILU>
-void activateRows(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
+void activateRows(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax,
+                  bool clipped) {
   const vd one = vset(1.0), zero = vzero(), qlo = vset(qmin), qhi = vset(qmax);
   const vd shift = vset(6755399441055744.0), big = vset(2251799813685248.0);
   for (int h = 0; h < rows; ++h) {
@@ -217,7 +218,7 @@ void activateRows(double* Y, int rows, int ld, int width, const double* scale, d
         std::memcpy(&q, &qb, sizeof q);
         q = q < qlo ? qlo : (q > qhi ? qhi : q);
         value = q * sc;
-        tangent = tangent * mask;
+        if (clipped) tangent = tangent * mask;
       }
       vstore(v + b, value);
       vstore(t + b, tangent);
@@ -227,12 +228,14 @@ void activateRows(double* Y, int rows, int ld, int width, const double* scale, d
 
 }  // namespace
 
-void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
-  activateRows<true>(Y, rows, ld, width, scale, qmin, qmax);
+void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax,
+                    bool clipped) {
+  activateRows<true>(Y, rows, ld, width, scale, qmin, qmax, clipped);
 }
 
-void radialQuantize(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax) {
-  activateRows<false>(Y, rows, ld, width, scale, qmin, qmax);
+void radialQuantize(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax,
+                    bool clipped) {
+  activateRows<false>(Y, rows, ld, width, scale, qmin, qmax, clipped);
 }
 
 void jacobianApply(const double* J, int K, int n, const double* t, double* y) {

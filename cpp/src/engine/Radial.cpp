@@ -24,7 +24,8 @@ static_assert(kColumns % kColumnPad == 0, "radial batch columns must be a multip
 
 /// Rows (n, kColumns): values -> SiLU, tangents *= SiLU', then the optional LSQ (Kernels.h).
 void activate(double* Y, int n, const Lsq* q) {
-  radialActivate(Y, n, kColumns, kPairBatch, q ? q->scale.data() : nullptr, q ? q->qmin : 0.0, q ? q->qmax : 0.0);
+  radialActivate(Y, n, kColumns, kPairBatch, q ? q->scale.data() : nullptr, q ? q->qmin : 0.0, q ? q->qmax : 0.0,
+                 q ? q->clipped : true);
 }
 
 }  // namespace
@@ -41,8 +42,8 @@ const double* mlpBatch(const Model& m, const Layer& L, double* X, double* Y) {
   gemm(L.radial[1].packed, Y, kColumns, kColumns, X, kColumns);
   activate(X, H, quant ? &L.radialIn[2] : nullptr);
   gemm(L.radial2Padded, X, kColumns, kColumns, Y, kColumns);
-  if (quant) radialQuantize(Y, Wp, kColumns, kPairBatch, L.radialOutPadded.scale.data(), L.radialOutPadded.qmin,
-                            L.radialOutPadded.qmax);
+  const Lsq& out = L.radialOutPadded;
+  if (quant) radialQuantize(Y, Wp, kColumns, kPairBatch, out.scale.data(), out.qmin, out.qmax, out.clipped);
   return Y;
 }
 
@@ -74,7 +75,8 @@ void radialExact(const Model& m, const Layer& L, int count, const double* basis,
         }
         if (m.quantizesEdgeBasis) {
           double mask;
-          v = math::lsqFakeQuant(v, L.radialIn[0].scale[k], L.radialIn[0].qmin, L.radialIn[0].qmax, &mask);
+          const Lsq& q = L.radialIn[0];
+          v = math::lsqFakeQuant(v, q.scale[k], q.qmin, q.qmax, &mask, q.clipped);
           t *= mask;
         }
         X[k * kColumns + b] = v;
@@ -120,7 +122,7 @@ bool inputCodes(const Lsq& q, int K, const double* e, const double* de, double e
     const double w = (e[k] * env) / q.scale[k];
     if (!(w == w)) return false;
     const double code = math::clampd(math::roundHalfEven(w), q.qmin, q.qmax);
-    const double mask = (w >= q.qmin && w <= q.qmax) ? 1.0 : 0.0;
+    const double mask = (!q.clipped || (w >= q.qmin && w <= q.qmax)) ? 1.0 : 0.0;
     *key |= static_cast<uint64_t>(code - q.qmin) << (8 * k);
     t[k] = (de[k] * env + e[k] * denv) * mask;
   }

@@ -157,6 +157,10 @@ Lsq Reader::lsq(const std::string& name, int channels) const {
   q.qmin = static_cast<double>(integer(name + ".qmin", -(1L << 30), 1L << 30));
   q.qmax = static_cast<double>(integer(name + ".qmax", -(1L << 30), 1L << 30));
   if (q.qmin > q.qmax) throw ModelError("model attributes '" + name + ".qmin' > '" + name + ".qmax'");
+  const std::string ste = hasAttribute("int8_ste") ? text("int8_ste") : "clipped";
+  if (ste != "clipped" && ste != "unclipped")
+    throw ModelError("model attribute 'int8_ste' = '" + ste + "' (expected clipped or unclipped)");
+  q.clipped = ste == "clipped";
   return q;
 }
 

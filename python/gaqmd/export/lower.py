@@ -160,6 +160,10 @@ def _put_lsq(out: Description, name: str, quantizer: LsqQuantizer, vector_compon
     out[1][f"{name}.scale"] = _checked_scale(name, quantizer)
     out[0][f"{name}.qmin"] = str(quantizer.qmin)
     out[0][f"{name}.qmax"] = str(quantizer.qmax)
+    ste = "clipped" if quantizer.clip_ste else "unclipped"
+    if out[0].setdefault("int8_ste", ste) != ste:
+        raise ExportError(f"{name}: a {ste} straight-through derivative, the model's other int8 quantizers have "
+                          f"{out[0]['int8_ste']} ones; the engine takes one for all")
 
 
 def _put_magnitude(out: Description, name: str, magnitude) -> None:

@@ -20,7 +20,7 @@ from gaqmd.quant.codebook import SphericalCodebook
 from gaqmd.quant.config import QuantConfig
 from gaqmd.quant.frames import local_frames
 from gaqmd.quant.lsq import LsqQuantizer
-from gaqmd.quant.mddq import MddqQuantizer
+from gaqmd.quant.mddq import MagnitudeQuantizer, MddqQuantizer
 from gaqmd.quant.vector_baselines import LocalFrameQuantizer, l2_quantizer, naive_vector_quantizer
 
 
@@ -99,6 +99,16 @@ def quantize_activations(model: EquivariantPotential, config: QuantConfig) -> No
         model.register_forward_pre_hook(functools.partial(_set_local_frames, directions=directions_local))
     attach_input(model.readout.hidden, scalar_quantizer(model.readout.hidden.in_features, config))
     attach_input(model.readout.out, scalar_quantizer(model.readout.out.in_features, config))
+    set_int8_ste(model, config.int8_ste == "clipped")
+
+
+def set_int8_ste(model: nn.Module, clipped: bool) -> None:
+    """Clipped or unclipped straight-through derivative for every int8 (LSQ) activation quantizer;
+    MDDQ magnitudes keep their own clipped one."""
+    magnitudes = {id(module.lsq) for module in model.modules() if isinstance(module, MagnitudeQuantizer)}
+    for module in model.modules():
+        if isinstance(module, LsqQuantizer) and id(module) not in magnitudes:
+            module.clip_ste = clipped
 
 
 def _set_local_frames(model, args, directions: bool = True):

@@ -36,6 +36,10 @@ class QuantConfig:
     # scalars (DESIGN §4's table); "float": kept in float like the spherical harmonics, both being
     # per-edge encodings of the geometry that the engine computes in registers (docs/quantization.md)
     edge_basis: str = "int8"
+    # Straight-through derivative of the int8 (LSQ) activations beyond their code range: "clipped" (0,
+    # the LSQ paper) or "unclipped" (1: an activation past its calibrated range still passes forces).
+    # MDDQ magnitudes keep their clipped STE (DESIGN §4).
+    int8_ste: str = "clipped"
     vector_warmup_epochs: int = 2  # QAT epochs before vector (l>0) quantization switches on
     # Mixed precision of node features, indexed by l: int bits of l=0, magnitude bits of l=1
     # (direction bits are codebook_bits), int/magnitude bits of l=2. None: activation_bits for all.
@@ -52,6 +56,8 @@ class QuantConfig:
             raise ValueError(f"l2_frame must be 'local' or 'global', got {self.l2_frame!r}")
         if self.edge_basis not in ("int8", "float"):
             raise ValueError(f"edge_basis must be 'int8' or 'float', got {self.edge_basis!r}")
+        if self.int8_ste not in ("clipped", "unclipped"):
+            raise ValueError(f"int8_ste must be 'clipped' or 'unclipped', got {self.int8_ste!r}")
         if self.weight_scale not in ("max", "mse"):
             raise ValueError(f"weight_scale must be 'max' or 'mse', got {self.weight_scale!r}")
         if self.scale_init not in ("max", "lsq"):

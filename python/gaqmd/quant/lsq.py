@@ -7,7 +7,9 @@ divide by s (never multiply by a reciprocal), round half to even, clamp, multipl
 Gradients (custom autograd function, backward written with plain torch ops so that a force loss,
 computed with create_graph=True, can differentiate through it once more):
 
-- input: clipped straight-through estimator, dL/dx = g * [qmin <= x/s <= qmax];
+- input: clipped straight-through estimator, dL/dx = g * [qmin <= x/s <= qmax], or with
+  clip_ste False the unclipped one, dL/dx = g (an activation beyond its calibrated range keeps
+  passing forces instead of dropping them);
 - scale: dq_hat/ds = q - (x/s) * [qmin <= x/s <= qmax] (LSQ paper eq. 3), multiplied by the LSQ
   gradient scale 1 / sqrt(n * qmax), n = number of elements sharing that scale in the call.
 """
@@ -45,9 +47,9 @@ class LsqFakeQuant(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, scale, qmin: int, qmax: int, grad_scale: float):
+    def forward(ctx, x, scale, qmin: int, qmax: int, grad_scale: float, clip_ste: bool = True):
         ctx.save_for_backward(x, scale)
-        ctx.qmin, ctx.qmax, ctx.grad_scale = qmin, qmax, grad_scale
+        ctx.qmin, ctx.qmax, ctx.grad_scale, ctx.clip_ste = qmin, qmax, grad_scale, clip_ste
         return round_half_even_quant(x, scale, qmin, qmax) * scale
 
     @staticmethod
@@ -55,10 +57,10 @@ class LsqFakeQuant(torch.autograd.Function):
         x, scale = ctx.saved_tensors
         w = x / scale
         inside = ((w >= ctx.qmin) & (w <= ctx.qmax)).to(grad.dtype)
-        grad_x = grad * inside
+        grad_x = grad * inside if ctx.clip_ste else grad
         codes = torch.clamp(torch.round(w), ctx.qmin, ctx.qmax)
         grad_scale = sum_to_shape(grad * (codes - w * inside) * ctx.grad_scale, scale.shape)
-        return grad_x, grad_scale, None, None, None
+        return grad_x, grad_scale, None, None, None, None
 
 
 class LsqQuantizer(nn.Module):
@@ -72,6 +74,7 @@ class LsqQuantizer(nn.Module):
     The scale (feature units) is initialised on the first forward in training mode from that batch:
     init="lsq": 2 mean|x| / sqrt(qmax) per channel, init="max": max|x| / qmax; a channel whose
     statistic is 0 gets 1. The `initialized` buffer makes this survive state_dict round trips.
+    clip_ste: the input's straight-through derivative is 0 beyond the code range (True, LSQ) or 1.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class LsqQuantizer(nn.Module):
         init: str = "lsq",
         qmin: Optional[int] = None,
         qmax: Optional[int] = None,
+        clip_ste: bool = True,
     ):
         super().__init__()
         if init not in ("lsq", "max"):
@@ -95,6 +99,7 @@ class LsqQuantizer(nn.Module):
         self.channel_dim = int(channel_dim)
         self.channel_size = channel_size
         self.init = init
+        self.clip_ste = bool(clip_ste)
         self.scale = nn.Parameter(torch.ones(num_channels))
         self.register_buffer("initialized", torch.tensor(False))
 
@@ -134,7 +139,7 @@ class LsqQuantizer(nn.Module):
         if self.training and not bool(self.initialized):
             self.initialize_from(x)
         grad_scale = 1.0 / math.sqrt(max(x.numel() // self.num_channels, 1) * self.qmax)
-        return LsqFakeQuant.apply(x, self.expanded_scale(x), self.qmin, self.qmax, grad_scale)
+        return LsqFakeQuant.apply(x, self.expanded_scale(x), self.qmin, self.qmax, grad_scale, self.clip_ste)
 
     def code_dtype(self) -> torch.dtype:
         if self.qmin >= 0 and self.qmax <= 255:

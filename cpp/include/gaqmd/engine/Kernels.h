@@ -37,12 +37,14 @@ void gemm(const PackedMatrix& A, const double* X, int ldx, int N, double* Y, int
 /// The radial MLP's activation on rows h < rows of Y (leading dimension ld): values v = Y[h ld + b]
 /// and tangents t = Y[h ld + width + b], b < width (a multiple of kColumnPad): v <- SiLU(v),
 /// t <- t SiLU'(v); then, with scale (per row h; nullptr: none), the LSQ fake quantization of v
-/// (docs/format.md) and t <- t · mask. Vectorized exp (Cody-Waite reduction, degree-13 Taylor,
-/// within ~1 ulp of libm's); the quantizer divides and rounds half to even exactly as
+/// (docs/format.md) and, when clipped, t <- t · mask. Vectorized exp (Cody-Waite reduction, degree-13
+/// Taylor, within ~1 ulp of libm's); the quantizer divides and rounds half to even exactly as
 /// math::lsqFakeQuant.
-void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax);
+void radialActivate(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax,
+                    bool clipped = true);
 /// The same LSQ (values) and masking (tangents) without the SiLU.
-void radialQuantize(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax);
+void radialQuantize(double* Y, int rows, int ld, int width, const double* scale, double qmin, double qmax,
+                    bool clipped = true);
 
 /// y (n) = Σ_k t[k] J[k n ..] over k = 0 .. K-1 in order (fused multiply-add where the ISA has it).
 void jacobianApply(const double* J, int K, int n, const double* t, double* y);

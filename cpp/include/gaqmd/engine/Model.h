@@ -48,10 +48,12 @@ struct Matrix {
   void applyTransposedAdd(const double* gy, double* gx) const;
 };
 
-/// LSQ activation quantizer: one scale per channel.
+/// LSQ activation quantizer: one scale per channel. clipped: the straight-through derivative is 0
+/// beyond [qmin, qmax] (model attribute `int8_ste` clipped or absent), else 1 there.
 struct Lsq {
   std::vector<double> scale;
   double qmin = 0, qmax = 0;
+  bool clipped = true;
 };
 
 /// MDDQ of a C x 1o block.

@@ -25,11 +25,11 @@ GAQMD_HD inline double roundHalfEven(double x) {
 
 GAQMD_HD inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-/// LSQ fake quantization: clamp(rne(x / s), qmin, qmax) · s; *mask = 1 if qmin <= x/s <= qmax else 0
-/// (the clipped straight-through derivative dx̂/dx).
-GAQMD_HD inline double lsqFakeQuant(double x, double s, double qmin, double qmax, double* mask) {
+/// LSQ fake quantization: clamp(rne(x / s), qmin, qmax) · s; *mask = the straight-through derivative
+/// dx̂/dx: 1 if qmin <= x/s <= qmax, else 0 when clipped and 1 when not.
+GAQMD_HD inline double lsqFakeQuant(double x, double s, double qmin, double qmax, double* mask, bool clipped = true) {
   const double w = x / s;
-  if (mask) *mask = (w >= qmin && w <= qmax) ? 1.0 : 0.0;
+  if (mask) *mask = (!clipped || (w >= qmin && w <= qmax)) ? 1.0 : 0.0;
   return clampd(roundHalfEven(w), qmin, qmax) * s;
 }
 

@@ -76,9 +76,10 @@ struct TpPathRef {
 };
 
 /// LSQ of a vector (format.md, "Quantizers"): x̂_k = clamp(rne(x_k / s_k), qmin, qmax) s_k, with
-/// s at values[scale]; scale < 0: no quantizer (identity).
+/// s at values[scale]; scale < 0: no quantizer (identity). clipped: the straight-through derivative
+/// is 0 beyond [qmin, qmax], else 1 (attribute `int8_ste`).
 struct LsqRef {
-  int scale = -1;
+  int scale = -1, clipped = 1;
   double qmin = 0, qmax = 0;
 };
 
@@ -90,7 +91,8 @@ enum QuantKind { kQuantNone = 0, kQuantLsq = 1, kQuantMddq = 2, kQuantInt8 = 3, 
 /// MDDQ kinds: the magnitude scale, log-domain minimum at values[logMin]).
 struct BlockQuant {
   int kind = kQuantNone, scale = -1, logMin = -1, logDomain = 0;
-  int local = 0;  // l = 2 block quantized in the atom's local frame
+  int local = 0;    // l = 2 block quantized in the atom's local frame
+  int clipped = 1;  // LSQ and int8 kinds: as LsqRef::clipped
   double qmin = 0, qmax = 0;
 };
 

@@ -11,14 +11,14 @@
 
 namespace gaqmd::cuda {
 
-/// LSQ of x_k (identity without a quantizer); *mask = the clipped straight-through derivative.
+/// LSQ of x_k (identity without a quantizer); *mask = the straight-through derivative.
 template <typename Real>
 GAQMD_HD inline double lsqValue(const Params<Real>& P, const LsqRef& q, int k, double x, double* mask) {
   if (q.scale < 0) {
     *mask = 1.0;
     return x;
   }
-  return math::lsqFakeQuant(x, P.values[q.scale + k], q.qmin, q.qmax, mask);
+  return math::lsqFakeQuant(x, P.values[q.scale + k], q.qmin, q.qmax, mask, q.clipped != 0);
 }
 
 /// Thread i: the local frame of atom i (format.md, "Local frame"): its neighbours in the order of
@@ -157,7 +157,7 @@ GAQMD_HD inline void quantizeChannelBackward(const Params<Real>& P, const BlockQ
     case kQuantLsq:
     case kQuantInt8:
       for (int a = 0; a < d; ++a) {
-        math::lsqFakeQuant(v[a], P.values[q.scale + u], q.qmin, q.qmax, &mask);
+        math::lsqFakeQuant(v[a], P.values[q.scale + u], q.qmin, q.qmax, &mask, q.clipped != 0);
         out[a] = gv[a] * mask;
       }
       break;
