@@ -5,7 +5,7 @@ Starting point: the W4A32 QAT model of benchmarks/gaq_rmd17.py (int4 weights tra
 activation quantization differs between rows. Each row attaches the GAQ activation quantizers with
 `irrep_bits = (b0, b1)` (int bits of the C scalars, magnitude bits of the C vectors; every vector
 also has a 16-bit direction index), calibrates the scales on every training frame ("max" rule,
-radial basis float, as stage 2 of examples/configs/qat.yaml does) and evaluates the held-out frames.
+radial basis float, int8 derivative unclipped, as stage 2 of examples/configs/qat.yaml does) and evaluates the held-out frames.
 Rows with b0 + b1 = 16 store the same bytes per atom as uniform (8, 8). No retraining: this compares
 the formats, not how well QAT adapts to each.
 Writes docs/results/irrep_bits.{md,json}.
@@ -48,7 +48,7 @@ def measure(molecule: str, bits: tuple[int, int], runs: Path, test_frames: int) 
     model, metadata = load_model(path, dtype=torch.float64)
     frames = read_labelled_frames(metadata, path, DATA[molecule], "all")
     train = [frames[i] for i in Split.from_dict(metadata["split"]).train]
-    config = QuantConfig(mode="w4a8", scale_init="max", edge_basis="float", irrep_bits=bits)
+    config = QuantConfig(mode="w4a8", scale_init="max", edge_basis="float", int8_ste="unclipped", irrep_bits=bits)
     model = add_activation_quantizers(model, config, train)
     test = [frames[i] for i in Split.from_dict(metadata["split"]).test[:test_frames]]
     metrics = evaluate(model, GraphDataset(test, model.config.species, model.config.cutoff), batch_size=25,

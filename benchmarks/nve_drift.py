@@ -55,11 +55,20 @@ def model_for(mode: str, runs: Path):
     return with_finer_roundings(model_description(runs / "aspirin_w4a8" / "best.pt"), 12)
 
 
+def run_of(mode: str, runs: Path) -> Path:
+    return runs / f"aspirin_{'w4a8' if mode == 'w4a8-12bit' else mode}"
+
+
 def model_force_mae(mode: str, runs: Path) -> float | None:
     """Test force MAE (meV/Å) of the model a mode runs, from its run's metrics.json: which model a row is."""
-    run = runs / f"aspirin_{'w4a8' if mode == 'w4a8-12bit' else mode}"
-    metrics = run / "metrics.json"
+    metrics = run_of(mode, runs) / "metrics.json"
     return json.loads(metrics.read_text())["test"]["force_mae"] if metrics.is_file() else None
+
+
+def model_channels(mode: str, runs: Path) -> int:
+    from gaqmd.model.io import load_model
+
+    return load_model(run_of(mode, runs) / "best.pt")[0].config.channels
 
 
 def start_state(structure, runs: Path, equilibration_ps: float):
@@ -121,7 +130,8 @@ def run_mode(mode: str, start, structure, args) -> dict:
     print(f"{mode:>11}: drift {result.drift:+.4f} ± {result.drift_stderr:.4f} meV/atom/ps, "
           f"rms {result.rms_fluctuation:.4f} meV/atom, {result.reason}; {stability.reason} ({seconds:.0f} s)",
           flush=True)
-    return {"mode": mode, "model_force_mae": model_force_mae(mode, args.runs), "seconds": seconds, "dt_fs": args.dt,
+    return {"mode": mode, "model_force_mae": model_force_mae(mode, args.runs), "channels": model_channels(mode, args.runs),
+            "seconds": seconds, "dt_fs": args.dt,
             "ps_requested": args.ps,
             "ps_simulated": float(result.times[-1]) if len(result.times) else 0.0,
             "drift": result.drift, "drift_stderr": result.drift_stderr, "rms_fluctuation": result.rms_fluctuation,
@@ -184,16 +194,15 @@ def markdown(rows: list[dict], distances: dict[str, str], start_ps: float) -> st
              "w4a8-12bit: the GAQ w4a8 model with every int8 rounding at 12 bits over the same ranges (not "
              "retrained). Bond/angle distance: the largest Wasserstein distance over bond and angle types to the "
              "FP32 run's distributions (frames every ps, up to any failure).", "",
-             "Model: the test force MAE of the model file the row ran; rows without one ran the models of "
-             "2026-12-05: the 32-channel FP32 model (25.92 meV/Å), which also ran the equilibration, and stage 1 "
-             "with recomputed int4 scales (W4A32 33.85, W4A8 36.35 meV/Å). The 64-channel models since 2026-12-06 "
-             "are the rows with a force MAE below 26.", "",
-             "| mode | model (meV/Å) | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) "
+             "Model: the test force MAE of the model file the row ran and its channel count C. Rows without C ran "
+             "32-channel models: the FP32 model of 2026-12-05 (25.92 meV/Å), which also ran the equilibration, "
+             "and the learned-scale W4A32 model.", "",
+             "| mode | model (meV/Å) | C | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) "
              "| max abs(ΔE) (meV/atom) | energy verdict | structure | bond / angle distance to FP32 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         model = f"{row['model_force_mae']:.2f}" if row.get("model_force_mae") is not None else "—"
-        lines.append(f"| {row['mode']} | {model} | {row['ps_simulated']:.1f} | {row['drift']:+.3g} ± {row['drift_stderr']:.2g} "
+        lines.append(f"| {row['mode']} | {model} | {row.get('channels', '—')} | {row['ps_simulated']:.1f} | {row['drift']:+.3g} ± {row['drift_stderr']:.2g} "
                      f"| {row['rms_fluctuation']:.4f} | {row['max_abs_change']:.3g} | {row['reason']} "
                      f"| {row['stability']} | {distances.get(row['mode'], '—')} |")
     lines += ["", "![total energy](nve_drift.png)"]
