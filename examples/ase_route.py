@@ -12,7 +12,7 @@ temperature. Units are ASE's: Å, eV, fs via ``ase.units``. Needs ase and the co
 The quantized model's activation rounding makes its energy piecewise constant, with forces from the
 straight-through derivative (docs/quantization.md), so its total energy wanders far more than a
 smooth model's: over 1000 steps here the bundled W4A8 model drifted by about +2.8 meV/atom
-(largest excursion 6.3) and the FP32 one (``--model python/gaqmd/models/aspirin_fp32.pt``) by
+(largest excursion 5.1) and the FP32 one (``--model python/gaqmd/models/aspirin_fp32.pt``) by
 -0.09 (0.32); seed 1, one run each (64-channel models of 2026-12-06).
 """
 
