@@ -194,9 +194,9 @@ def markdown(rows: list[dict], distances: dict[str, str], start_ps: float) -> st
              "w4a8-12bit: the GAQ w4a8 model with every int8 rounding at 12 bits over the same ranges (not "
              "retrained). Bond/angle distance: the largest Wasserstein distance over bond and angle types to the "
              "FP32 run's distributions (frames every ps, up to any failure).", "",
-             "Model: the test force MAE of the model file the row ran and its channel count C. Rows without C ran "
-             "32-channel models: the FP32 model of 2026-12-05 (25.92 meV/Å), which also ran the equilibration, "
-             "and the learned-scale W4A32 model.", "",
+             "Model: the test force MAE of the model file the row ran and its channel count C (rows without C: "
+             "32-channel models). The equilibration ran with the 32-channel FP32 model of 2026-12-05 (25.92 meV/Å).",
+             "",
              "| mode | model (meV/Å) | C | simulated (ps) | drift (meV/atom/ps) | RMS fluctuation (meV/atom) "
              "| max abs(ΔE) (meV/atom) | energy verdict | structure | bond / angle distance to FP32 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
