@@ -72,11 +72,12 @@ def measure(molecule: str) -> dict:
 
 def markdown(saved: dict) -> str:
     lines = ["# Clipped or unclipped straight-through forces through the int8 activations", "",
-             f"Machine: {saved['machine']}. Command: `python benchmarks/int8_ste.py`. The stage-2 GAQ W4A8 models "
-             "(`examples/configs/qat.yaml` on the W4A32 models of benchmarks/gaq_rmd17.py: ranges calibrated as max |x| "
-             "over every training frame) with the derivative of an int8 activation beyond its range 0 (clipped, the LSQ "
-             "paper) or 1 (unclipped); same codes, same energies. Force MAE in meV/Å on the validation and the held-out "
-             "test frames; worst frame: the largest per-frame force MAE, with its index in the data file.", "",
+             f"Machine: {saved['machine']}. Command: `python benchmarks/int8_ste.py`. The stage-2 GAQ W4A8 "
+             "models (`examples/configs/qat.yaml` on the W4A32 models of benchmarks/gaq_rmd17.py: ranges calibrated "
+             "as max |x| over every training frame) with the derivative of an int8 activation beyond its range 0 "
+             "(clipped, the LSQ paper) or 1 (unclipped); same codes, same energies. Force MAE in meV/Å on the "
+             "validation and the held-out test frames; worst frame: the largest per-frame force MAE, with its index "
+             "in the data file.", "",
              "| molecule | model | validation | test | worst validation frame | worst test frame |",
              "|---|---|---|---|---|---|"]
     for molecule, result in saved["molecules"].items():

@@ -5,7 +5,8 @@ Starting point: the W4A32 QAT model of benchmarks/gaq_rmd17.py (int4 weights tra
 activation quantization differs between rows. Each row attaches the GAQ activation quantizers with
 `irrep_bits = (b0, b1)` (int bits of the C scalars, magnitude bits of the C vectors; every vector
 also has a 16-bit direction index), calibrates the scales on every training frame ("max" rule,
-radial basis float, int8 derivative unclipped, as stage 2 of examples/configs/qat.yaml does) and evaluates the held-out frames.
+radial basis float, int8 derivative unclipped, as stage 2 of examples/configs/qat.yaml does) and
+evaluates the held-out frames.
 Rows with b0 + b1 = 16 store the same bytes per atom as uniform (8, 8). No retraining: this compares
 the formats, not how well QAT adapts to each.
 Writes docs/results/irrep_bits.{md,json}.

@@ -130,8 +130,8 @@ def run_mode(mode: str, start, structure, args) -> dict:
     print(f"{mode:>11}: drift {result.drift:+.4f} ± {result.drift_stderr:.4f} meV/atom/ps, "
           f"rms {result.rms_fluctuation:.4f} meV/atom, {result.reason}; {stability.reason} ({seconds:.0f} s)",
           flush=True)
-    return {"mode": mode, "model_force_mae": model_force_mae(mode, args.runs), "channels": model_channels(mode, args.runs),
-            "seconds": seconds, "dt_fs": args.dt,
+    return {"mode": mode, "model_force_mae": model_force_mae(mode, args.runs),
+            "channels": model_channels(mode, args.runs), "seconds": seconds, "dt_fs": args.dt,
             "ps_requested": args.ps,
             "ps_simulated": float(result.times[-1]) if len(result.times) else 0.0,
             "drift": result.drift, "drift_stderr": result.drift_stderr, "rms_fluctuation": result.rms_fluctuation,

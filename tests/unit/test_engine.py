@@ -37,7 +37,8 @@ CASES = {
     # MLP and int8 l = 2 blocks (float basis)
     "w4a8-unclipped-ste-attention": ("w4a8", {"attention": True}, {"int8_ste": "unclipped", "scale_init": "max"}),
     "w4a8-unclipped-ste-l2-int8-float-basis": ("w4a8", {"l_max": 2}, {"int8_ste": "unclipped", "scale_init": "max",
-                                                                       "edge_basis": "float", "l2_mode": "int8-shared"}),
+                                                                       "edge_basis": "float",
+                                                                       "l2_mode": "int8-shared"}),
     # the per-component int8 baseline: l = 1 blocks of kind int8, one scale per block
     "w4a8-naive": ("w4a8-naive", {}, {}),
     "w4a8-naive-attention": ("w4a8-naive", {"attention": True}, {}),

@@ -244,7 +244,8 @@ def test_the_edge_basis_and_int8_ste_attributes_are_checked(ethanol):
     assert legacy_energy == energy and np.array_equal(legacy_forces, forces)
     with pytest.raises(core().ModelError, match=r"model attribute 'edge_basis' = 'int4' \(expected int8 or float\)"):
         core().Engine(dict(attributes, edge_basis="int4"), arrays)
-    with pytest.raises(core().ModelError, match=r"model attribute 'int8_ste' = 'none' \(expected clipped or unclipped\)"):
+    with pytest.raises(core().ModelError,
+                       match=r"model attribute 'int8_ste' = 'none' \(expected clipped or unclipped\)"):
         core().Engine(dict(attributes, int8_ste="none"), arrays)
     missing = {k: v for k, v in arrays.items() if k != "layer1.radial0.in_q.scale"}
     with pytest.raises(core().ModelError, match=r"model array 'layer1\.radial0\.in_q\.scale' is missing"):

@@ -24,8 +24,8 @@ def test_mixed_precision_counts_bits():
 
 
 @pytest.mark.parametrize(
-    "values", [{"mode": "int3"}, {"l2_mode": "bf16"}, {"edge_basis": "fp32"}, {"int8_ste": "straight"}, {"group_size": 0}, {"irrep_bits": (8, 1)},
-               {"codebook": 4}]
+    "values", [{"mode": "int3"}, {"l2_mode": "bf16"}, {"edge_basis": "fp32"}, {"int8_ste": "straight"},
+               {"group_size": 0}, {"irrep_bits": (8, 1)}, {"codebook": 4}]
 )
 def test_invalid_settings_are_refused(values):
     with pytest.raises(ValueError):
