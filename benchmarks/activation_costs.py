@@ -102,8 +102,8 @@ def markdown(saved: dict) -> str:
              f"Machine: {saved['machine']}. Command: `python benchmarks/activation_costs.py`. The W4A32 model "
              f"({saved['w4a32']:.2f} meV/Å) with the GAQ W4A8 activation quantizers calibrated as "
              f"`examples/configs/qat.yaml` does, radial basis int8 included ({w4a8:.2f} meV/Å, +{gap:.2f}); each "
-             "row removes one group of quantizers (identity) from that model. Force MAE on the 100 held-out frames; groups overlap where "
-             "named so (the radial basis is one of the radial MLP inputs).", "",
+             "row removes one group of quantizers (identity) from that model. Force MAE on the 100 held-out "
+             "frames; groups overlap where named so (the radial basis is one of the radial MLP inputs).", "",
              "| quantizers removed | force MAE (meV/Å) | recovered (meV/Å) | share of the W4A32 → W4A8 gap |",
              "|---|---|---|---|"]
     for label, value in saved["without"].items():

@@ -43,8 +43,8 @@ STAGES = {
 RECIPE = ("stage 1: `examples/configs/qat_weights.yaml` (w4a32 QAT with learned int4 scales, {epochs} epochs); "
           "stage 2: `examples/configs/qat.yaml` on that model (w4a8, w4a8-naive; radial basis float, int8 "
           "straight-through derivative unclipped): activation ranges calibrated (max over every training frame), "
-          "no fine-tuning; w4a8-int8-basis: w4a8 with the radial "
-          "basis int8; fp32-continued: the FP32 model trained on with stage 1's recipe, unquantized")
+          "no fine-tuning; w4a8-int8-basis: w4a8 with the radial basis int8; fp32-continued: the FP32 model "
+          "trained on with stage 1's recipe, unquantized")
 # Rows kept from a report written before stage 2 became a calibration.
 LEGACY_RECIPE = ("stage 1 as now (35 min); stage 2: 35 min of QAT with LSQ-initialised scales calibrated on 40 "
                  "frames (the recipe before 2026-12-06)")

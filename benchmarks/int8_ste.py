@@ -47,22 +47,22 @@ def measure(molecule: str) -> dict:
     from gaqmd.quant.activations import set_int8_ste
     from gaqmd.train.evaluation import read_labelled_frames
 
-    runs = ROOT / "runs"
-    parent, metadata = load_model(runs / f"{molecule}_w4a32" / "best.pt", dtype=torch.float64)
-    gaq = load_model(runs / f"{molecule}_w4a8" / "best.pt", dtype=torch.float64)[0]
+    parent_path = ROOT / "runs" / f"{molecule}_w4a32" / "best.pt"
+    parent, metadata = load_model(parent_path, dtype=torch.float64)
+    gaq = load_model(ROOT / "runs" / f"{molecule}_w4a8" / "best.pt", dtype=torch.float64)[0]
     clipped, unclipped = copy.deepcopy(gaq), copy.deepcopy(gaq)
     set_int8_ste(clipped, clipped=True)
     set_int8_ste(unclipped, clipped=False)
-    frames = read_labelled_frames(metadata, runs / f"{molecule}_w4a32" / "best.pt", ROOT / "tests" / "data" / "rmd17" /
-                                  DATA[molecule], "all")
+    frames = read_labelled_frames(metadata, parent_path, ROOT / "tests" / "data" / "rmd17" / DATA[molecule], "all")
     split = Split.from_dict(metadata["split"])
     atoms = len(frames[0].numbers)
+    parts = {part: (getattr(split, part), GraphDataset([frames[i] for i in getattr(split, part)],
+                                                       parent.config.species, parent.config.cutoff))
+             for part in ("val", "test")}
     result = {}
     for name, model in zip(MODELS, (parent, clipped, unclipped)):
         result[name] = {}
-        for part in ("val", "test"):
-            indices = getattr(split, part)
-            dataset = GraphDataset([frames[i] for i in indices], parent.config.species, parent.config.cutoff)
+        for part, (indices, dataset) in parts.items():
             errors = frame_errors(model, dataset, atoms)
             errors["worst_index"] = int(indices[errors["worst_index"]])
             result[name][part] = errors

@@ -202,7 +202,8 @@ def markdown(rows: list[dict], distances: dict[str, str], start_ps: float) -> st
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         model = f"{row['model_force_mae']:.2f}" if row.get("model_force_mae") is not None else "—"
-        lines.append(f"| {row['mode']} | {model} | {row.get('channels', '—')} | {row['ps_simulated']:.1f} | {row['drift']:+.3g} ± {row['drift_stderr']:.2g} "
+        lines.append(f"| {row['mode']} | {model} | {row.get('channels', '—')} "
+                     f"| {row['ps_simulated']:.1f} | {row['drift']:+.3g} ± {row['drift_stderr']:.2g} "
                      f"| {row['rms_fluctuation']:.4f} | {row['max_abs_change']:.3g} | {row['reason']} "
                      f"| {row['stability']} | {distances.get(row['mode'], '—')} |")
     lines += ["", "![total energy](nve_drift.png)"]
