@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/weight_costs.py
 	$(PY) benchmarks/stage1_scales.py
 	$(PY) benchmarks/activation_costs.py
+	$(PY) benchmarks/activation_ranges.py
+	$(PY) benchmarks/int8_ste.py
 	$(PY) benchmarks/irrep_bits.py
 	$(PY) benchmarks/l2_options.py
 	$(PY) benchmarks/engine_speed.py
