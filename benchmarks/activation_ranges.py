@@ -12,6 +12,8 @@ training frames, with everything else (int4 weights, MDDQ vectors) unchanged:
 - per species pair: one scale per (ordered species pair of the edge, channel) for the radial-MLP
   activations, max over those edges;
 - both of the last two.
+The same quantizers (max) on the FP32 model the W4A32 model came from show what the int8
+activations cost on their own, with float weights.
 Values beyond a range saturate and keep the unclipped straight-through derivative, as in the
 recipe. PyTorch only: the format and the engine hold one scale per channel, and this measures what
 finer scales would buy before they are built. Force MAE on the validation and held-out frames.
@@ -36,8 +38,8 @@ CLIP_RATIOS = [0.2 + 0.025 * k for k in range(33)]
 VARIANTS = ("max", "least MSE", "per species", "per species pair", "per species and species pair")
 
 
-def parent_file(molecule: str) -> Path:
-    return ROOT / "runs" / f"{molecule}_w4a32" / "best.pt"
+def parent_file(molecule: str, mode: str = "w4a32") -> Path:
+    return ROOT / "runs" / f"{molecule}_{mode}" / "best.pt"
 
 
 def int8_slots(model) -> list:
@@ -186,7 +188,9 @@ def measure(molecule: str) -> dict:
     recipe = add_activation_quantizers(copy.deepcopy(parent), config, [frames[i] for i in split.train])
     errors = lambda model: {"val": evaluate(model, val, dtype=torch.float64).force_mae,  # noqa: E731
                             "test": evaluate(model, test, dtype=torch.float64).force_mae}
-    result = {"w4a32": errors(parent.eval()), "variants": {}}
+    fp32 = load_model(parent_file(molecule, "fp32"), dtype=torch.float64)[0].eval()
+    fp32_a8 = add_activation_quantizers(copy.deepcopy(fp32), config, [frames[i] for i in split.train])
+    result = {"fp32": errors(fp32), "fp32_a8": errors(fp32_a8), "w4a32": errors(parent.eval()), "variants": {}}
 
     def clip_to_least_mse(model):
         ratios = sorted(least_mse(model, train))
@@ -214,10 +218,13 @@ def markdown(saved: dict) -> str:
              "of results/gaq_rmd17.md, the GAQ W4A8 activation quantizers of `examples/configs/qat.yaml` "
              "calibrated on every training frame; rows change only the scales of the int8 scalar quantizers "
              "(the script's docstring defines them; per species and per species pair exist in PyTorch only). "
+             "The second row puts the same quantizers (max) on the FP32 model. "
              "Force MAE (meV/Å) on the 50 validation and 100 held-out frames.", "",
              "| int8 scales | " + " | ".join(f"{m} val | {m} test" for m in saved["molecules"]) + " |",
              "|---|" + "---|---|" * len(saved["molecules"])]
-    rows = [("W4A32 (no activation quantizers)", lambda r: r["w4a32"])]
+    rows = [("FP32 (no quantizers)", lambda r: r["fp32"]),
+            ("FP32 weights, int8 activations (max)", lambda r: r["fp32_a8"]),
+            ("W4A32 (no activation quantizers)", lambda r: r["w4a32"])]
     rows += [(variant, lambda r, v=variant: r["variants"][v]) for variant in VARIANTS]
     for label, pick in rows:
         cells = [f"{pick(saved['molecules'][m])[split]:.2f}" for m in saved["molecules"] for split in ("val", "test")]
@@ -238,9 +245,9 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    for molecule in args.molecules:
-        if not parent_file(molecule).is_file():
-            parser.error(f"missing {parent_file(molecule)} (run benchmarks/gaq_rmd17.py first)")
+    for path in [parent_file(m, mode) for m in args.molecules for mode in ("fp32", "w4a32")]:
+        if not path.is_file():
+            parser.error(f"missing {path} (run benchmarks/rmd17_fp32.py and benchmarks/gaq_rmd17.py first)")
     saved = {"machine": machine(), "molecules": {m: measure(m) for m in args.molecules}}
     write_report(args.output, "activation_ranges", saved, markdown(saved))
     return 0
