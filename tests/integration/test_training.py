@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -80,9 +81,16 @@ def test_cli_trains_then_evaluates_the_test_split(data_dir, tmp_path, capsys):
     assert "best.pt" in table and "fp32" in table
     row = table.strip().splitlines()[-1].split()
     assert row[2] == "5"  # frames: exactly the 5 held-out ones
-    assert main(["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(data_dir / "rmd17" / "train_1000.xyz"),
-                 "--split", "val", "--lee-frames", "0"]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1].split()[2] == "5"  # the 5 validation frames
+    evaluate_val = ["evaluate", str(tmp_path / "run" / "best.pt"), "--data", str(data_dir / "rmd17" / "train_1000.xyz"),
+                    "--split", "val", "--lee-frames"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no mean over an empty list of rotations
+        assert main([*evaluate_val, "0"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert row[2] == "5"  # the 5 validation frames
+    assert row[5:7] == ["—", "—"]  # LEE and energy invariance not measured
+    assert main([*evaluate_val, "-1"]) == 2
+    assert "lee_frames must be 0 (no LEE) or more" in capsys.readouterr().err
 
 
 def test_cli_reports_bad_config_keys(tmp_path, capsys):

@@ -28,6 +28,8 @@ def local_equivariance_error(
     energy_forces: EnergyForces, frames: Sequence[Frame], n_rotations: int = 4, seed: int = 0
 ) -> EquivarianceResult:
     """Rotate each frame about its centroid by n_rotations random rotations (reproducible by seed)."""
+    if not frames or n_rotations < 1:
+        raise ValueError(f"the LEE needs at least one frame and one rotation, got {len(frames)} and {n_rotations}")
     rotations = Rotation.random(n_rotations * len(frames), random_state=seed).as_matrix()
     lee, invariance = [], []
     for index, frame in enumerate(frames):

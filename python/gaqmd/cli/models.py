@@ -56,7 +56,7 @@ def add_evaluate(subparsers) -> None:
     p.add_argument("models", nargs="+", type=Path, help="model files (.pt from `gaqmd train`)")
     add_labelled_data(p)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lee-frames", type=int, default=10, help="frames used for the LEE (4 random rotations each)")
+    p.add_argument("--lee-frames", type=int, default=10, help="frames used for the LEE (4 random rotations each; 0 skips it)")
 
 
 def add_analyze(subparsers) -> None:

@@ -20,7 +20,7 @@ class EvaluationRow:
     model: str
     mode: str
     metrics: ErrorMetrics
-    symmetry: EquivarianceResult
+    symmetry: Optional[EquivarianceResult]  # None: not measured (lee_frames = 0)
     weight_bytes: int
     activation_bytes_per_atom: float
 
@@ -93,10 +93,15 @@ def evaluate_loaded(
     lee_frames: int = 10,
     lee_rotations: int = 4,
 ) -> EvaluationRow:
-    """evaluate_model_file for a model already in memory (float64, eval mode) with its QuantConfig."""
+    """evaluate_model_file for a model already in memory (float64, eval mode) with its QuantConfig;
+    lee_frames = 0 skips the LEE."""
+    if lee_frames < 0:
+        raise ValueError(f"lee_frames must be 0 (no LEE) or more, got {lee_frames}")
     dataset = GraphDataset(frames, model.config.species, model.config.cutoff)
     metrics = evaluate(model, dataset, batch_size=batch_size, dtype=torch.float64)
-    symmetry = local_equivariance_error(model_energy_forces(model), frames[:lee_frames], lee_rotations)
+    symmetry = None
+    if lee_frames > 0:
+        symmetry = local_equivariance_error(model_energy_forces(model), frames[:lee_frames], lee_rotations)
     return EvaluationRow(
         model=label,
         mode=quant.mode,
@@ -108,7 +113,8 @@ def evaluate_loaded(
 
 
 def format_table(rows: Sequence[EvaluationRow]) -> str:
-    """One row per model: errors (meV, meV/Å), LEE (meV/Å), energy invariance (meV), footprint."""
+    """One row per model: errors (meV, meV/Å), LEE (meV/Å), energy invariance (meV), footprint; "—"
+    where the LEE was not measured."""
     header = (
         f"{'model':<36} {'mode':<10} {'frames':>6} {'E MAE':>8} {'F MAE':>8} {'LEE':>9} {'E inv':>9} "
         f"{'weights kB':>10} {'act B/atom':>10}"
@@ -117,8 +123,9 @@ def format_table(rows: Sequence[EvaluationRow]) -> str:
     lines = [header, units, "-" * len(header)]
     for row in rows:
         m, q = row.metrics, row.symmetry
+        lee, invariance = (f"{q.lee:>9.2e}", f"{q.energy_invariance:>9.2e}") if q else (f"{'—':>9}", f"{'—':>9}")
         lines.append(
             f"{row.model[-36:]:<36} {row.mode:<10} {m.n_frames:>6} {m.energy_mae:>8.2f} {m.force_mae:>8.2f} "
-            f"{q.lee:>9.2e} {q.energy_invariance:>9.2e} {row.weight_bytes / 1e3:>10.1f} {row.activation_bytes_per_atom:>10.0f}"
+            f"{lee} {invariance} {row.weight_bytes / 1e3:>10.1f} {row.activation_bytes_per_atom:>10.0f}"
         )
     return "\n".join(lines)
