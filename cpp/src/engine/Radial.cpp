@@ -122,7 +122,7 @@ bool inputCodes(const Lsq& q, int K, const double* e, const double* de, double e
     const double w = (e[k] * env) / q.scale[k];
     if (!(w == w)) return false;
     const double code = math::clampd(math::roundHalfEven(w), q.qmin, q.qmax);
-    const double mask = (!q.clipped || (w >= q.qmin && w <= q.qmax)) ? 1.0 : 0.0;
+    const double mask = math::lsqSteMask(w, q.qmin, q.qmax, q.clipped);
     *key |= static_cast<uint64_t>(code - q.qmin) << (8 * k);
     t[k] = (de[k] * env + e[k] * denv) * mask;
   }

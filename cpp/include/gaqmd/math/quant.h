@@ -25,11 +25,16 @@ GAQMD_HD inline double roundHalfEven(double x) {
 
 GAQMD_HD inline double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-/// LSQ fake quantization: clamp(rne(x / s), qmin, qmax) · s; *mask = the straight-through derivative
-/// dx̂/dx: 1 if qmin <= x/s <= qmax, else 0 when clipped and 1 when not.
+/// The LSQ straight-through derivative dx̂/dx at w = x / s: 1 if qmin <= w <= qmax, else 0 when
+/// clipped and 1 when not.
+GAQMD_HD inline double lsqSteMask(double w, double qmin, double qmax, bool clipped) {
+  return (!clipped || (w >= qmin && w <= qmax)) ? 1.0 : 0.0;
+}
+
+/// LSQ fake quantization: clamp(rne(x / s), qmin, qmax) · s; *mask = lsqSteMask(x / s, ...).
 GAQMD_HD inline double lsqFakeQuant(double x, double s, double qmin, double qmax, double* mask, bool clipped = true) {
   const double w = x / s;
-  if (mask) *mask = (!clipped || (w >= qmin && w <= qmax)) ? 1.0 : 0.0;
+  if (mask) *mask = lsqSteMask(w, qmin, qmax, clipped);
   return clampd(roundHalfEven(w), qmin, qmax) * s;
 }
 
