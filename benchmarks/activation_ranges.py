@@ -26,6 +26,7 @@ import argparse
 import copy
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -42,9 +43,24 @@ def parent_file(molecule: str, mode: str = "w4a32") -> Path:
     return ROOT / "runs" / f"{molecule}_{mode}" / "best.pt"
 
 
-def int8_slots(model) -> list:
-    """(name, holder, key, quantizer, kind) for every int8 scalar quantizer: holder[key] or
-    getattr(holder, key) is the quantizer; kind is "edge" for the radial MLP, else "node"."""
+class Slot(NamedTuple):
+    """Where an int8 scalar quantizer sits: holder[key] (a ModuleList) or getattr(holder, key);
+    kind is "edge" for the radial MLP's quantizers, else "node"."""
+
+    holder: Any
+    key: Any
+    quantizer: Any
+    kind: str
+
+    def replace(self, module) -> None:
+        if isinstance(self.key, int):
+            self.holder[self.key] = module
+        else:
+            setattr(self.holder, self.key, module)
+
+
+def int8_slots(model) -> list[Slot]:
+    """Every int8 scalar quantizer of the model (MDDQ magnitudes excluded)."""
     from gaqmd.quant.activations import IrrepsQuantizer
     from gaqmd.quant.lsq import LsqQuantizer
 
@@ -54,31 +70,23 @@ def int8_slots(model) -> list:
             quantizer = getattr(module, attribute, None)
             kind = "edge" if ".radial_mlp" in name else "node"
             if isinstance(quantizer, LsqQuantizer):
-                slots.append((f"{name}.{attribute}", module, attribute, quantizer, kind))
+                slots.append(Slot(module, attribute, quantizer, kind))
             elif isinstance(quantizer, IrrepsQuantizer):
                 for k, degree in enumerate(quantizer.degrees):
                     if degree == 0:
-                        slots.append((f"{name}.{attribute}.l0", quantizer.blocks, k, quantizer.blocks[k], kind))
+                        slots.append(Slot(quantizer.blocks, k, quantizer.blocks[k], kind))
     return slots
 
 
-def replace(slot, module) -> None:
-    _, holder, key, _, _ = slot
-    if isinstance(key, int):
-        holder[key] = module
-    else:
-        setattr(holder, key, module)
-
-
-def attach_groups(model, slots) -> None:
-    """A forward pre-hook that gives every quantizer of slots its rows' group indices: the species
-    of each atom (node) or species[i] · S + species[j] of each edge (i, j)."""
+def attach_groups(model, quantizers) -> None:
+    """A forward pre-hook that gives every (quantizer, kind) its rows' group indices: the species of
+    each atom ("node") or species[i] · S + species[j] of each edge (i, j) ("edge")."""
     num_species = len(model.config.species)
 
     def hook(module, args):
         species, edge_index = args[1], args[2]
         groups = {"node": species, "edge": species[edge_index[0]] * num_species + species[edge_index[1]]}
-        for _, _, _, quantizer, kind in slots:
+        for quantizer, kind in quantizers:
             quantizer.groups = groups[kind]
 
     model.register_forward_pre_hook(hook)
@@ -128,7 +136,8 @@ def least_mse(model, train) -> list[float]:
 
     slots = int8_slots(model)
     ratios = torch.tensor(CLIP_RATIOS, dtype=torch.float64)
-    errors = {id(q): torch.zeros(len(ratios), q.num_channels, dtype=torch.float64) for _, _, _, q, _ in slots}
+    errors = {id(s.quantizer): torch.zeros(len(ratios), s.quantizer.num_channels, dtype=torch.float64)
+              for s in slots}
 
     def accumulate(quantizer, args):
         x = quantizer._per_channel(args[0].detach()).to(torch.float64)  # (channels, n)
@@ -137,13 +146,13 @@ def least_mse(model, train) -> list[float]:
             rounded = torch.clamp(torch.round(x / scale), quantizer.qmin, quantizer.qmax) * scale
             errors[id(quantizer)][k] += (rounded - x).pow(2).sum(-1)
 
-    handles = [q.register_forward_pre_hook(accumulate) for _, _, _, q, _ in slots]
+    handles = [s.quantizer.register_forward_pre_hook(accumulate) for s in slots]
     run_frames(model, train)
     for handle in handles:
         handle.remove()
     chosen = []
     with torch.no_grad():
-        for _, _, _, quantizer, _ in slots:
+        for quantizer in (s.quantizer for s in slots):
             best = ratios[errors[id(quantizer)].argmin(0)]
             quantizer.scale.mul_(best.to(quantizer.scale.dtype))
             chosen += best.tolist()
@@ -152,16 +161,15 @@ def least_mse(model, train) -> list[float]:
 
 def per_group(model, train, kinds: set) -> None:
     """Scalar quantizers of the given kinds ("node", "edge") replaced in place by grouped ones."""
-    slots = [slot for slot in int8_slots(model) if slot[4] in kinds]
     num_species = len(model.config.species)
     grouped = []
-    for slot in slots:
-        quantizer = grouped_scales_quantizer(slot[3], num_species**2 if slot[4] == "edge" else num_species)
-        replace(slot, quantizer)
-        grouped.append((*slot[:3], quantizer, slot[4]))
+    for slot in (s for s in int8_slots(model) if s.kind in kinds):
+        quantizer = grouped_scales_quantizer(slot.quantizer, num_species**2 if slot.kind == "edge" else num_species)
+        slot.replace(quantizer)
+        grouped.append((quantizer, slot.kind))
     attach_groups(model, grouped)
     run_frames(model, train)
-    for _, _, _, quantizer, _ in grouped:
+    for quantizer, _ in grouped:
         quantizer.recording = False
 
 
@@ -185,11 +193,12 @@ def measure(molecule: str) -> dict:
     stage2 = yaml.safe_load(STAGE2.read_text())["quant"]
     int4_rules = {key: metadata["quant"][key] for key in ("group_size", "weight_scale", "learn_weight_scales")}
     config = QuantConfig.from_dict({**stage2, **int4_rules, "mode": "w4a8"})
-    recipe = add_activation_quantizers(copy.deepcopy(parent), config, [frames[i] for i in split.train])
+    train_frames = [frames[i] for i in split.train]
+    recipe = add_activation_quantizers(copy.deepcopy(parent), config, train_frames)
     errors = lambda model: {"val": evaluate(model, val, dtype=torch.float64).force_mae,  # noqa: E731
                             "test": evaluate(model, test, dtype=torch.float64).force_mae}
     fp32 = load_model(parent_file(molecule, "fp32"), dtype=torch.float64)[0].eval()
-    fp32_a8 = add_activation_quantizers(copy.deepcopy(fp32), config, [frames[i] for i in split.train])
+    fp32_a8 = add_activation_quantizers(copy.deepcopy(fp32), config, train_frames)
     result = {"fp32": errors(fp32), "fp32_a8": errors(fp32_a8), "w4a32": errors(parent.eval()), "variants": {}}
 
     def clip_to_least_mse(model):
